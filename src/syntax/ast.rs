@@ -1,0 +1,372 @@
+//! The syntax tree. Every node carries its span; spans compare equal, so two
+//! trees compare equal when they differ only in layout and comments.
+
+use crate::source::Span;
+use crate::types::Ty;
+
+/// A name as written, with its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    /// The name.
+    pub name: String,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// The items of one source file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Module {
+    /// Index of the file in the program's sources.
+    pub file: u32,
+    /// Top-level items in source order.
+    pub items: Vec<Item>,
+}
+
+/// A top-level item.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub enum Item {
+    Places(Vec<Ident>),
+    Channels(Vec<Ident>),
+    Enum(EnumDecl),
+    Customer(CustomerDecl),
+    Signal(SignalDecl),
+    Action(ActionDecl),
+    Journey(Journey),
+    Rule(Rule),
+}
+
+/// `enum NAME { a, b }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnumDecl {
+    /// The enum's name.
+    pub name: Ident,
+    /// Its values in order.
+    pub values: Vec<Ident>,
+}
+
+/// `customer { … }`: the profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerDecl {
+    /// The `customer` keyword.
+    pub keyword: Span,
+    /// The profile fields.
+    pub fields: Vec<Field>,
+}
+
+/// A field of the profile or a signal, or an action's parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The field's name.
+    pub name: Ident,
+    /// Its declared type.
+    pub ty: TypeExpr,
+    /// `= literal` (profile fields only).
+    pub default: Option<Expr>,
+}
+
+/// A type as written: `int`, `tier?`, `[text]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeExpr {
+    /// The scalar type's name (the element's, for a list).
+    pub name: Ident,
+    /// `[T]`.
+    pub list: bool,
+    /// `T?`.
+    pub optional: bool,
+    /// The whole type.
+    pub span: Span,
+}
+
+/// `signal NAME { fields }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalDecl {
+    /// The signal's name.
+    pub name: Ident,
+    /// Its data fields.
+    pub fields: Vec<Field>,
+}
+
+/// `action NAME(params) [requires EXPR] [exclusive]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionDecl {
+    /// The action's name.
+    pub name: Ident,
+    /// Its parameters.
+    pub params: Vec<Field>,
+    /// The consent-like condition checked at each decision.
+    pub requires: Option<Expr>,
+    /// At most one decision of this action per event.
+    pub exclusive: bool,
+}
+
+/// `journey NAME { stages…, goals…, rules… }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journey {
+    /// The journey's name.
+    pub name: Ident,
+    /// Each `stages a -> b -> c` line.
+    pub stages: Vec<Vec<Ident>>,
+    /// `goal S within D`.
+    pub goals: Vec<Goal>,
+    /// The journey's rules in order.
+    pub rules: Vec<Rule>,
+}
+
+/// `goal S within D`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Goal {
+    /// The converting signal.
+    pub signal: Ident,
+    /// The window after entering the journey.
+    pub within: Duration,
+}
+
+/// A duration literal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Duration {
+    /// Length in milliseconds.
+    pub ms: u64,
+    /// The literal.
+    pub span: Span,
+}
+
+/// A rule: trigger, clauses and actions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// `rule NAME:`, if named.
+    pub name: Option<Ident>,
+    /// The `when` keyword (unnamed rules are called `L<line>` after it).
+    pub when: Span,
+    /// What makes it fire.
+    pub trigger: Trigger,
+    /// `in STAGE, …`.
+    pub stages: Option<StageClause>,
+    /// `where EXPR`.
+    pub condition: Option<Expr>,
+    /// `limit N per D`.
+    pub limit: Option<Limit>,
+    /// `priority N`.
+    pub priority: Option<Priority>,
+    /// What it does.
+    pub actions: Vec<Action>,
+}
+
+/// `in a, b`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageClause {
+    /// The `in` keyword.
+    pub keyword: Span,
+    /// The stages.
+    pub stages: Vec<Ident>,
+}
+
+/// `limit N per D`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    /// N.
+    pub count: i64,
+    /// Where N is written.
+    pub count_span: Span,
+    /// The sliding window.
+    pub per: Duration,
+}
+
+/// `priority N`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Priority {
+    /// N.
+    pub value: i64,
+    /// Where N is written.
+    pub span: Span,
+}
+
+/// A signal with its `at` / `via` filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filtered {
+    /// The signal.
+    pub signal: Ident,
+    /// `at P, …` (empty: any place).
+    pub at: Vec<Ident>,
+    /// `via C, …` (empty: any channel).
+    pub via: Vec<Ident>,
+}
+
+/// What makes a rule fire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// `when S` or `when S within D after S2`.
+    Signal {
+        /// The signal that fires the rule.
+        event: Filtered,
+        /// `within D after S2`.
+        after: Option<(Duration, Filtered)>,
+    },
+    /// `when no S within D after S2`.
+    Absence {
+        /// The signal whose absence fires the rule.
+        absent: Filtered,
+        /// How long to wait.
+        within: Duration,
+        /// The signal that starts the wait.
+        after: Filtered,
+    },
+    /// `when in STAGE for D`.
+    Stay {
+        /// The `in` keyword.
+        keyword: Span,
+        /// The stage.
+        stage: Ident,
+        /// How long the customer must stay.
+        duration: Duration,
+    },
+}
+
+/// One action of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A declared action.
+    Call(Call),
+    /// `move to STAGE`.
+    Move {
+        /// The `move` keyword.
+        keyword: Span,
+        /// The target stage.
+        stage: Ident,
+    },
+    /// `split { arm PCT%: actions … }`.
+    Split(Split),
+    /// `skip`.
+    Skip(Span),
+}
+
+/// `NAME(args)` or `NAME arg`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// The action.
+    pub name: Ident,
+    /// The arguments.
+    pub args: Vec<Expr>,
+    /// Written as `NAME arg` rather than `NAME(arg)`.
+    pub juxtaposed: bool,
+    /// The whole call.
+    pub span: Span,
+}
+
+/// `split { … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// The `split` keyword.
+    pub keyword: Span,
+    /// The arms in order.
+    pub arms: Vec<Arm>,
+}
+
+/// `NAME PCT%: actions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arm {
+    /// The arm's name.
+    pub name: Ident,
+    /// Its share of customers.
+    pub percent: u32,
+    /// Where the percentage is written.
+    pub percent_span: Span,
+    /// What it does (no nested split).
+    pub actions: Vec<Action>,
+}
+
+/// An expression, annotated with its type by the checker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where it is written.
+    pub span: Span,
+    /// Its type, once checked ([`Ty::UNKNOWN`] before).
+    pub ty: Ty,
+}
+
+/// `customer` or `event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Root {
+    Customer,
+    Event,
+}
+
+/// Unary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum UnaryOp {
+    Not,
+    Neg,
+}
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum BinaryOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinaryOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinaryOp::Or => "or",
+            BinaryOp::And => "and",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::In => "in",
+            BinaryOp::Contains => "contains",
+            BinaryOp::StartsWith => "starts_with",
+            BinaryOp::EndsWith => "ends_with",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
+        }
+    }
+}
+
+/// The kinds of expression.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub enum ExprKind {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bool(bool),
+    /// Milliseconds.
+    Duration(u64),
+    List(Vec<Expr>),
+    /// `customer.FIELD`, `event.FIELD` (including `event.at`, `.via`, `.time`).
+    Path(Root, Ident),
+    /// `customer has FIELD`.
+    Has(Root, Ident),
+    /// A bare name: an enum value, place or channel, resolved by expected type.
+    Name(Ident),
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+}

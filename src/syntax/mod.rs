@@ -1,0 +1,116 @@
+//! The front end: the pest grammar, and the lowering of its parse tree into
+//! the owned syntax tree of [`ast`]. No pest type leaves this module.
+
+pub mod ast;
+mod error;
+mod lower;
+mod scan;
+
+use pest::Parser;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{Source, Span, MAX_SOURCE_BYTES};
+
+pub use scan::MAX_NESTING;
+
+/// The most syntax errors reported for one file.
+pub const MAX_SYNTAX_ERRORS: usize = 20;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar/jrule.pest"]
+struct JruleParser;
+
+/// The result of parsing one file.
+pub struct Parsed {
+    /// The syntax tree (of the parts that parsed).
+    pub module: ast::Module,
+    /// Problems found while parsing.
+    pub diagnostics: Vec<Diagnostic>,
+    /// True when the file has syntax errors: its tree is incomplete.
+    pub broken: bool,
+}
+
+/// Parses one source file (`file` is its index in the program).
+pub fn parse(source: &Source, file: u32) -> Parsed {
+    let text = source.text.as_str();
+    let mut parsed = Parsed {
+        module: ast::Module {
+            file,
+            items: Vec::new(),
+        },
+        diagnostics: Vec::new(),
+        broken: true,
+    };
+    if text.len() > MAX_SOURCE_BYTES {
+        parsed.diagnostics.push(
+            Diagnostic::new(
+                Code::Limit,
+                Span::new(file, 0, 0),
+                format!(
+                    "source file is {} bytes, over the limit of {} bytes (16 MiB)",
+                    text.len(),
+                    MAX_SOURCE_BYTES
+                ),
+            )
+            .help("split the program into several files"),
+        );
+        return parsed;
+    }
+    if let Some(d) = scan::scan(text, file) {
+        parsed.diagnostics.push(d);
+        return parsed;
+    }
+    let mut offset = 0;
+    let mut errors = 0;
+    loop {
+        match JruleParser::parse(Rule::file, &text[offset..]) {
+            Ok(mut pairs) => {
+                if let Some(pair) = pairs.next() {
+                    let mut lower = lower::Lower::new(file, offset);
+                    let items = lower.file(pair);
+                    if errors == 0 {
+                        parsed.module.items = items;
+                    }
+                    parsed.diagnostics.append(&mut lower.diagnostics);
+                }
+                break;
+            }
+            Err(e) => {
+                let d = error::syntax_error(e, text, offset, file);
+                let at = d.span.end as usize;
+                parsed.diagnostics.push(d);
+                errors += 1;
+                if errors == MAX_SYNTAX_ERRORS {
+                    break;
+                }
+                match resume_point(text, at.max(offset + 1)) {
+                    Some(next) => offset = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    parsed.broken = parsed
+        .diagnostics
+        .iter()
+        .any(|d| matches!(d.code, Code::Syntax | Code::Limit));
+    parsed
+}
+
+/// The start of the next line after `pos` that begins a top-level item.
+fn resume_point(text: &str, pos: usize) -> Option<usize> {
+    const STARTS: [&str; 9] = [
+        "places", "channels", "enum", "customer", "signal", "action", "journey", "rule", "when",
+    ];
+    let mut at = text.get(pos..)?.find('\n')? + pos + 1;
+    loop {
+        let line = &text[at..];
+        let word_end = line
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(line.len());
+        if STARTS.contains(&&line[..word_end]) {
+            return Some(at);
+        }
+        at += line.find('\n')? + 1;
+    }
+}
