@@ -5,3 +5,11 @@ pub mod diagnostic;
 pub mod source;
 pub mod syntax;
 pub mod types;
+pub mod check;
+
+pub use check::{check, Checked};
+pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
+pub use source::{Source, Span};
+
+#[cfg(feature = "cli")]
+pub mod cli;

@@ -12,6 +12,8 @@ pub struct Source {
     pub name: String,
     /// The file's text.
     pub text: String,
+    /// Offset of the first byte that is not UTF-8, for a source read from bytes.
+    pub invalid_utf8: Option<usize>,
 }
 
 impl Source {
@@ -20,6 +22,23 @@ impl Source {
         Source {
             name: name.into(),
             text: text.into(),
+            invalid_utf8: None,
+        }
+    }
+
+    /// A source from raw bytes; bytes that are not UTF-8 are replaced and
+    /// reported when the program is checked.
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Source {
+        match String::from_utf8(bytes) {
+            Ok(text) => Source::new(name, text),
+            Err(e) => {
+                let offset = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                Source {
+                    invalid_utf8: Some(offset),
+                    ..Source::new(name, text)
+                }
+            }
         }
     }
 

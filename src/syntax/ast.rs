@@ -287,7 +287,7 @@ pub struct Expr {
 }
 
 /// `customer` or `event`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum Root {
     Customer,

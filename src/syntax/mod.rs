@@ -46,13 +46,17 @@ pub fn parse(source: &Source, file: u32) -> Parsed {
             Diagnostic::new(
                 Code::Limit,
                 Span::new(file, 0, 0),
-                format!(
-                    "source file is {} bytes, over the limit of {} bytes (16 MiB)",
-                    text.len(),
-                    MAX_SOURCE_BYTES
-                ),
+                format!("source file is larger than the limit of {MAX_SOURCE_BYTES} bytes (16 MiB)"),
             )
             .help("split the program into several files"),
+        );
+        return parsed;
+    }
+    if let Some(at) = source.invalid_utf8 {
+        parsed.diagnostics.push(
+            Diagnostic::new(Code::Syntax, Span::new(file, at, at + 1), "the file is not valid UTF-8")
+                .label("this byte is not UTF-8")
+                .help("save the file as UTF-8"),
         );
         return parsed;
     }

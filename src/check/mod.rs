@@ -1,0 +1,463 @@
+//! The checker: resolves every name and type of a parsed program and
+//! reports every problem as a diagnostic.
+
+mod expr;
+mod lint;
+mod rules;
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::source::{Source, Span};
+use crate::syntax::ast::{Field, Item, Module, TypeExpr};
+use crate::syntax::{self};
+use crate::types::{Base, Ty};
+
+/// A checked program: its syntax trees annotated with types, its symbol
+/// tables, and everything reported about it.
+#[derive(Debug)]
+pub struct Checked {
+    /// One module per source file, in order.
+    pub modules: Vec<Module>,
+    /// Every declared name.
+    pub symbols: Symbols,
+    /// Errors and warnings, in source order.
+    pub diagnostics: Diagnostics,
+}
+
+impl Checked {
+    /// True when the program has no errors (warnings allowed).
+    pub fn is_ok(&self) -> bool {
+        self.diagnostics.errors() == 0
+    }
+}
+
+/// A declared field (profile, signal data, or action parameter).
+#[derive(Debug, Clone)]
+pub struct FieldInfo {
+    /// Where the field is declared.
+    pub span: Span,
+    /// Its type.
+    pub ty: Ty,
+    /// Declared with `?`.
+    pub optional: bool,
+}
+
+/// A declared enum.
+#[derive(Debug, Clone)]
+pub struct EnumInfo {
+    /// Where its name is declared.
+    pub span: Span,
+    /// Its values in order.
+    pub values: IndexMap<String, Span>,
+}
+
+/// A declared signal.
+#[derive(Debug, Clone)]
+pub struct SignalInfo {
+    /// Where its name is declared.
+    pub span: Span,
+    /// Its data fields.
+    pub fields: IndexMap<String, FieldInfo>,
+}
+
+/// A declared action.
+#[derive(Debug, Clone)]
+pub struct ActionInfo {
+    /// Where its name is declared.
+    pub span: Span,
+    /// Its parameters in order.
+    pub params: IndexMap<String, FieldInfo>,
+    /// At most one decision of it per event.
+    pub exclusive: bool,
+}
+
+/// A journey's stage graph.
+#[derive(Debug, Clone, Default)]
+pub struct JourneyInfo {
+    /// Where its name is declared.
+    pub span: Span,
+    /// Stages in order of first mention, with that mention.
+    pub stages: IndexMap<String, Span>,
+    /// Edges `from -> to` as stage indexes.
+    pub edges: HashSet<(usize, usize)>,
+    /// Whether each stage is an entry stage.
+    pub entry: Vec<bool>,
+}
+
+impl JourneyInfo {
+    /// True when a move from `from` (`None`: outside the journey) to `to` is allowed.
+    pub fn allows(&self, from: Option<usize>, to: usize) -> bool {
+        match from {
+            Some(from) => self.edges.contains(&(from, to)),
+            None => self.entry.get(to).copied().unwrap_or(false),
+        }
+    }
+}
+
+/// Every name a program declares, in declaration order.
+#[derive(Debug, Clone, Default)]
+pub struct Symbols {
+    /// `places`.
+    pub places: IndexMap<String, Span>,
+    /// `channels`.
+    pub channels: IndexMap<String, Span>,
+    /// `enum`s.
+    pub enums: IndexMap<String, EnumInfo>,
+    /// The `customer` block's fields.
+    pub customer: IndexMap<String, FieldInfo>,
+    /// `signal`s.
+    pub signals: IndexMap<String, SignalInfo>,
+    /// `action`s.
+    pub actions: IndexMap<String, ActionInfo>,
+    /// `journey`s.
+    pub journeys: IndexMap<String, JourneyInfo>,
+}
+
+impl Symbols {
+    /// Enum names by index, for printing types.
+    pub fn enum_names(&self) -> Vec<String> {
+        self.enums.keys().cloned().collect()
+    }
+}
+
+/// Parses and checks a program made of `sources`.
+pub fn check(sources: &[Source]) -> Checked {
+    let mut diagnostics = Vec::new();
+    let mut modules = Vec::with_capacity(sources.len());
+    let mut broken = false;
+    for (i, source) in sources.iter().enumerate() {
+        let parsed = syntax::parse(source, i as u32);
+        broken |= parsed.broken;
+        diagnostics.extend(parsed.diagnostics);
+        modules.push(parsed.module);
+    }
+    let mut symbols = Symbols::default();
+    if !broken {
+        let mut checker = Checker::new(&mut symbols);
+        checker.program(&mut modules);
+        diagnostics.append(&mut checker.diagnostics);
+    }
+    Checked {
+        modules,
+        symbols,
+        diagnostics: Diagnostics::from_vec(diagnostics),
+    }
+}
+
+/// "did you mean `x`?" for the candidate nearest to `name`, if near enough.
+pub(crate) fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(name, c), c))
+        .filter(|&(d, c)| d <= limit && c != name)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+const BUILTIN_TYPES: [&str; 7] = ["int", "float", "text", "bool", "duration", "place", "channel"];
+
+pub(crate) struct Checker<'s> {
+    symbols: &'s mut Symbols,
+    enum_names: Vec<String>,
+    diagnostics: Vec<Diagnostic>,
+    used_signals: HashSet<String>,
+    used_actions: HashSet<String>,
+}
+
+impl<'s> Checker<'s> {
+    fn new(symbols: &'s mut Symbols) -> Checker<'s> {
+        Checker {
+            symbols,
+            enum_names: Vec::new(),
+            diagnostics: Vec::new(),
+            used_signals: HashSet::new(),
+            used_actions: HashSet::new(),
+        }
+    }
+
+    fn report(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn program(&mut self, modules: &mut [Module]) {
+        self.declare_names(modules);
+        self.declare_typed(modules);
+        self.check_bodies(modules);
+        self.unused(modules);
+    }
+
+    /// Declares a name in a namespace, reporting a duplicate.
+    fn declare(
+        &mut self,
+        kind: &str,
+        first: Option<Span>,
+        name: &str,
+        here: Span,
+    ) -> bool {
+        match first {
+            Some(first) => {
+                self.report(duplicate(kind, name, here, first));
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Pass 1: places, channels, enums and journeys' stage graphs.
+    fn declare_names(&mut self, modules: &[Module]) {
+        for item in modules.iter().flat_map(|m| &m.items) {
+            match item {
+                Item::Places(names) | Item::Channels(names) => {
+                    let is_place = matches!(item, Item::Places(_));
+                    for n in names {
+                        let table = if is_place {
+                            &self.symbols.places
+                        } else {
+                            &self.symbols.channels
+                        };
+                        let first = table.get(&n.name).copied();
+                        let kind = if is_place { "place" } else { "channel" };
+                        if self.declare(kind, first, &n.name, n.span) {
+                            let table = if is_place {
+                                &mut self.symbols.places
+                            } else {
+                                &mut self.symbols.channels
+                            };
+                            table.insert(n.name.clone(), n.span);
+                        }
+                    }
+                }
+                Item::Enum(e) => {
+                    if BUILTIN_TYPES.contains(&e.name.name.as_str()) {
+                        self.report(
+                            Diagnostic::new(
+                                Code::Duplicate,
+                                e.name.span,
+                                format!("enum `{}` has the name of a built-in type", e.name.name),
+                            )
+                            .label("built-in type")
+                            .help("rename the enum"),
+                        );
+                        continue;
+                    }
+                    let first = self.symbols.enums.get(&e.name.name).map(|i| i.span);
+                    if !self.declare("enum", first, &e.name.name, e.name.span) {
+                        continue;
+                    }
+                    let mut values: IndexMap<String, Span> = IndexMap::new();
+                    for v in &e.values {
+                        let first = values.get(&v.name).copied();
+                        if self.declare("enum value", first, &v.name, v.span) {
+                            values.insert(v.name.clone(), v.span);
+                        }
+                    }
+                    self.symbols.enums.insert(
+                        e.name.name.clone(),
+                        EnumInfo {
+                            span: e.name.span,
+                            values,
+                        },
+                    );
+                }
+                Item::Journey(j) => {
+                    let first = self.symbols.journeys.get(&j.name.name).map(|i| i.span);
+                    if self.declare("journey", first, &j.name.name, j.name.span) {
+                        let info = stage_graph(j);
+                        self.symbols.journeys.insert(j.name.name.clone(), info);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.enum_names = self.symbols.enum_names();
+    }
+
+    /// Pass 2: the profile, signals and actions, whose types name enums.
+    fn declare_typed(&mut self, modules: &mut [Module]) {
+        let mut customer_at: Option<Span> = None;
+        for item in modules.iter_mut().flat_map(|m| &mut m.items) {
+            match item {
+                Item::Customer(c) => {
+                    if let Some(first) = customer_at {
+                        self.report(
+                            Diagnostic::new(
+                                Code::Duplicate,
+                                c.keyword,
+                                "the `customer` profile is declared twice",
+                            )
+                            .label("second profile")
+                            .note(first, "first declared here")
+                            .help("a program has one `customer` block: merge the two"),
+                        );
+                        continue;
+                    }
+                    customer_at = Some(c.keyword);
+                    let fields = self.fields("field", &mut c.fields);
+                    self.symbols.customer = fields;
+                }
+                Item::Signal(s) => {
+                    let first = self.symbols.signals.get(&s.name.name).map(|i| i.span);
+                    let fields = self.fields("field", &mut s.fields);
+                    if self.declare("signal", first, &s.name.name, s.name.span) {
+                        self.symbols.signals.insert(
+                            s.name.name.clone(),
+                            SignalInfo {
+                                span: s.name.span,
+                                fields,
+                            },
+                        );
+                    }
+                }
+                Item::Action(a) => {
+                    let first = self.symbols.actions.get(&a.name.name).map(|i| i.span);
+                    let params = self.fields("parameter", &mut a.params);
+                    if self.declare("action", first, &a.name.name, a.name.span) {
+                        self.symbols.actions.insert(
+                            a.name.name.clone(),
+                            ActionInfo {
+                                span: a.name.span,
+                                params,
+                                exclusive: a.exclusive,
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn fields(&mut self, kind: &str, fields: &mut [Field]) -> IndexMap<String, FieldInfo> {
+        let mut out: IndexMap<String, FieldInfo> = IndexMap::new();
+        for f in fields {
+            let ty = self.resolve_type(&f.ty);
+            if let Some(default) = &mut f.default {
+                self.check_default(default, ty);
+            }
+            let first = out.get(&f.name.name).map(|i| i.span);
+            if self.declare(kind, first, &f.name.name, f.name.span) {
+                out.insert(
+                    f.name.name.clone(),
+                    FieldInfo {
+                        span: f.name.span,
+                        ty,
+                        optional: f.ty.optional,
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    fn resolve_type(&mut self, t: &TypeExpr) -> Ty {
+        let base = match t.name.name.as_str() {
+            "int" => Base::Int,
+            "float" => Base::Float,
+            "text" => Base::Text,
+            "bool" => Base::Bool,
+            "duration" => Base::Duration,
+            "place" => Base::Place,
+            "channel" => Base::Channel,
+            name => match self.symbols.enums.get_index_of(name) {
+                Some(i) => Base::Enum(i as u32),
+                None => {
+                    let help = suggest(
+                        name,
+                        BUILTIN_TYPES
+                            .iter()
+                            .copied()
+                            .chain(self.symbols.enums.keys().map(|s| s.as_str())),
+                    );
+                    self.report(
+                        Diagnostic::new(Code::UnknownType, t.name.span, format!("unknown type `{name}`"))
+                            .label("not a type")
+                            .maybe_help(help.or_else(|| {
+                                Some("the types are int, float, text, bool, duration, place, channel and the declared enums".into())
+                            })),
+                    );
+                    Base::Unknown
+                }
+            },
+        };
+        Ty { base, list: t.list }
+    }
+
+    /// Pass 3: action conditions, journeys and rules.
+    fn check_bodies(&mut self, modules: &mut [Module]) {
+        let mut top_rules: IndexMap<String, Span> = IndexMap::new();
+        let mut moves = Vec::new();
+        for item in modules.iter_mut().flat_map(|m| &mut m.items) {
+            match item {
+                Item::Action(a) => {
+                    if let Some(requires) = &mut a.requires {
+                        self.check_condition(requires, &expr::Scope::Requires, "requires");
+                    }
+                }
+                Item::Journey(j) => {
+                    let journey_moves = self.journey(j);
+                    moves.push(journey_moves);
+                }
+                Item::Rule(r) => {
+                    if let Some(name) = &r.name {
+                        let first = top_rules.get(&name.name).copied();
+                        if self.declare("rule", first, &name.name, name.span) {
+                            top_rules.insert(name.name.clone(), name.span);
+                        }
+                    }
+                    self.rule(r, None);
+                }
+                _ => {}
+            }
+        }
+        for journey_moves in moves {
+            self.journey_lints(journey_moves);
+        }
+    }
+}
+
+fn duplicate(kind: &str, name: &str, here: Span, first: Span) -> Diagnostic {
+    Diagnostic::new(Code::Duplicate, here, format!("{kind} `{name}` is declared twice"))
+        .label("declared again here")
+        .note(first, "first declared here")
+        .help(format!("rename one of the two or remove the second {kind}"))
+}
+
+/// Builds a journey's stage graph from its `stages` lines.
+fn stage_graph(j: &syntax::ast::Journey) -> JourneyInfo {
+    let mut info = JourneyInfo {
+        span: j.name.span,
+        ..Default::default()
+    };
+    for line in &j.stages {
+        let mut prev: Option<usize> = None;
+        for s in line {
+            let (i, _) = info.stages.insert_full(s.name.clone(), s.span);
+            let i = info.stages.get_index_of(&s.name).unwrap_or(i);
+            if let Some(p) = prev {
+                info.edges.insert((p, i));
+            }
+            prev = Some(i);
+        }
+    }
+    // `insert_full` replaced spans of repeated stages: restore first mentions.
+    for line in j.stages.iter().rev() {
+        for s in line.iter().rev() {
+            if let Some(span) = info.stages.get_mut(&s.name) {
+                *span = s.span;
+            }
+        }
+    }
+    let mut incoming = vec![false; info.stages.len()];
+    for &(_, to) in &info.edges {
+        incoming[to] = true;
+    }
+    info.entry = incoming.iter().map(|&has| !has).collect();
+    if let Some(first) = info.entry.first_mut() {
+        *first = true;
+    }
+    info
+}

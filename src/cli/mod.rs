@@ -1,0 +1,78 @@
+//! The subcommands of `jrule`, one function each, testable without a process.
+
+pub mod check;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::source::{Source, MAX_SOURCE_BYTES};
+
+/// Exit status: success.
+pub const OK: u8 = 0;
+/// Exit status: the input has problems (diagnostics, rejected events).
+pub const FAILED: u8 = 1;
+/// Exit status: usage or I/O problem.
+pub const TROUBLE: u8 = 2;
+
+/// jrule: typed customer-journey rules.
+#[derive(Parser, Debug)]
+#[command(name = "jrule", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse and type-check a program; print every diagnostic.
+    Check(check::CheckArgs),
+}
+
+/// Output format of diagnostics.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Rendered like rustc, on stderr.
+    #[default]
+    Human,
+    /// One JSON object on stdout.
+    Json,
+}
+
+/// Runs a parsed command line; returns the exit status.
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check(args) => check::run(&args, &mut std::io::stdout(), &mut std::io::stderr(), colour()),
+    }
+}
+
+/// Colour on stderr only when it is a terminal and `NO_COLOR` is not set.
+fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Reads the program's files; an unreadable file is an I/O problem.
+pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
+    paths.iter().map(|p| read_source(p)).collect()
+}
+
+fn read_source(path: &Path) -> Result<Source, String> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{name}`: {}", io_reason(&e)))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read `{name}`: {}", io_reason(&e)))?;
+    Ok(Source::from_bytes(name, bytes))
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
