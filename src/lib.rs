@@ -1,11 +1,11 @@
 //! jrule: a typed language and embeddable engine for customer-journey rules.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod diagnostic;
 pub mod source;
 pub mod syntax;
 pub mod types;
-pub mod check;
 
 pub use check::{check, Checked};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};

@@ -50,7 +50,11 @@ impl Checker<'_> {
         if !fits(ty, want) {
             self.mismatch(
                 e,
-                format!("{what} must be {}, found {}", self.show(want), self.show(ty)),
+                format!(
+                    "{what} must be {}, found {}",
+                    self.show(want),
+                    self.show(ty)
+                ),
                 None,
             );
         }
@@ -160,7 +164,10 @@ impl Checker<'_> {
             Root::Customer => match self.symbols.customer.get(&field.name) {
                 Some(f) => f.ty,
                 None => {
-                    let help = suggest(&field.name, self.symbols.customer.keys().map(|s| s.as_str()));
+                    let help = suggest(
+                        &field.name,
+                        self.symbols.customer.keys().map(|s| s.as_str()),
+                    );
                     self.report(
                         Diagnostic::new(
                             Code::UnknownField,
@@ -168,15 +175,18 @@ impl Checker<'_> {
                             format!("the customer profile has no field `{}`", field.name),
                         )
                         .label("unknown field")
-                        .maybe_help(help.or_else(|| Some("declare it in the `customer` block".into()))),
+                        .maybe_help(
+                            help.or_else(|| Some("declare it in the `customer` block".into())),
+                        ),
                     );
                     Ty::UNKNOWN
                 }
             },
-            Root::Event => match scope {
-                Scope::Unknown => Ty::UNKNOWN,
-                Scope::Timer | Scope::Requires => {
-                    let (message, help) = match scope {
+            Root::Event => {
+                match scope {
+                    Scope::Unknown => Ty::UNKNOWN,
+                    Scope::Timer | Scope::Requires => {
+                        let (message, help) = match scope {
                         Scope::Timer => (
                             format!("`event.{}` has no event to read: this rule fires on a timer", field.name),
                             "an `in … for` rule has no triggering event; read `customer.*` instead",
@@ -186,43 +196,45 @@ impl Checker<'_> {
                             "`requires` may read `customer.*` only",
                         ),
                     };
-                    self.report(
-                        Diagnostic::new(Code::EventFieldAmbiguous, span, message)
-                            .label("no single signal here")
-                            .help(help),
-                    );
-                    Ty::UNKNOWN
-                }
-                Scope::Signal(signal) => {
-                    let info: Option<&SignalInfo> = self.symbols.signals.get(*signal);
-                    let Some(info) = info else { return Ty::UNKNOWN };
-                    if !has {
-                        match field.name.as_str() {
-                            "at" => return Ty::scalar(Base::Place),
-                            "via" => return Ty::scalar(Base::Channel),
-                            "time" => return Ty::INT,
-                            _ => {}
+                        self.report(
+                            Diagnostic::new(Code::EventFieldAmbiguous, span, message)
+                                .label("no single signal here")
+                                .help(help),
+                        );
+                        Ty::UNKNOWN
+                    }
+                    Scope::Signal(signal) => {
+                        let info: Option<&SignalInfo> = self.symbols.signals.get(*signal);
+                        let Some(info) = info else { return Ty::UNKNOWN };
+                        if !has {
+                            match field.name.as_str() {
+                                "at" => return Ty::scalar(Base::Place),
+                                "via" => return Ty::scalar(Base::Channel),
+                                "time" => return Ty::INT,
+                                _ => {}
+                            }
+                        }
+                        match info.fields.get(&field.name) {
+                            Some(f) => f.ty,
+                            None => {
+                                let help =
+                                    suggest(&field.name, info.fields.keys().map(|s| s.as_str()));
+                                let signal = signal.to_string();
+                                self.report(
+                                    Diagnostic::new(
+                                        Code::UnknownField,
+                                        field.span,
+                                        format!("signal `{signal}` has no field `{}`", field.name),
+                                    )
+                                    .label("unknown field")
+                                    .maybe_help(help),
+                                );
+                                Ty::UNKNOWN
+                            }
                         }
                     }
-                    match info.fields.get(&field.name) {
-                        Some(f) => f.ty,
-                        None => {
-                            let help = suggest(&field.name, info.fields.keys().map(|s| s.as_str()));
-                            let signal = signal.to_string();
-                            self.report(
-                                Diagnostic::new(
-                                    Code::UnknownField,
-                                    field.span,
-                                    format!("signal `{signal}` has no field `{}`", field.name),
-                                )
-                                .label("unknown field")
-                                .maybe_help(help),
-                            );
-                            Ty::UNKNOWN
-                        }
-                    }
                 }
-            },
+            }
         }
     }
 
@@ -266,9 +278,13 @@ impl Checker<'_> {
                     _ => suggest(name, self.all_values()),
                 };
                 self.report(
-                    Diagnostic::new(Code::UnknownValue, ident.span, format!("unknown value `{name}`"))
-                        .label("not a value of any enum, place or channel")
-                        .maybe_help(help),
+                    Diagnostic::new(
+                        Code::UnknownValue,
+                        ident.span,
+                        format!("unknown value `{name}`"),
+                    )
+                    .label("not a value of any enum, place or channel")
+                    .maybe_help(help),
                 );
                 Ty::UNKNOWN
             }
@@ -299,7 +315,12 @@ impl Checker<'_> {
             .values()
             .position(|e| e.values.contains_key(name))
             .map(|i| Ty::scalar(Base::Enum(i as u32)))
-            .or_else(|| self.symbols.places.contains_key(name).then_some(Ty::scalar(Base::Place)))
+            .or_else(|| {
+                self.symbols
+                    .places
+                    .contains_key(name)
+                    .then_some(Ty::scalar(Base::Place))
+            })
             .or_else(|| {
                 self.symbols
                     .channels
@@ -321,25 +342,26 @@ impl Checker<'_> {
 
     fn binary(&mut self, op: BinaryOp, lhs: &mut Expr, rhs: &mut Expr, scope: &Scope<'_>) -> Ty {
         // A bare name takes its type from the other side.
-        let (l, r) = if matches!(lhs.kind, ExprKind::Name(_)) && !matches!(rhs.kind, ExprKind::Name(_)) {
-            let r = self.expr(rhs, None, scope);
-            let want = match op {
-                BinaryOp::In => r.list.then(|| r.element()),
-                BinaryOp::Contains => None,
-                _ => Some(r),
+        let (l, r) =
+            if matches!(lhs.kind, ExprKind::Name(_)) && !matches!(rhs.kind, ExprKind::Name(_)) {
+                let r = self.expr(rhs, None, scope);
+                let want = match op {
+                    BinaryOp::In => r.list.then(|| r.element()),
+                    BinaryOp::Contains => None,
+                    _ => Some(r),
+                };
+                let l = self.expr(lhs, want, scope);
+                (l, r)
+            } else {
+                let l = self.expr(lhs, None, scope);
+                let want = match op {
+                    BinaryOp::In => Some(Ty::list_of(l.base)),
+                    BinaryOp::Contains if l.list => Some(l.element()),
+                    _ => Some(l),
+                };
+                let r = self.expr(rhs, want, scope);
+                (l, r)
             };
-            let l = self.expr(lhs, want, scope);
-            (l, r)
-        } else {
-            let l = self.expr(lhs, None, scope);
-            let want = match op {
-                BinaryOp::In => Some(Ty::list_of(l.base)),
-                BinaryOp::Contains if l.list => Some(l.element()),
-                _ => Some(l),
-            };
-            let r = self.expr(rhs, want, scope);
-            (l, r)
-        };
         if l.is_unknown() && !l.list || r.is_unknown() && !r.list {
             return match op {
                 BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
@@ -353,14 +375,22 @@ impl Checker<'_> {
             BinaryOp::And | BinaryOp::Or => {
                 for (e, t) in [(&*lhs, l), (&*rhs, r)] {
                     if t != Ty::BOOL {
-                        self.mismatch(e, format!("`{sym}` needs bool operands, found {}", self.show(t)), None);
+                        self.mismatch(
+                            e,
+                            format!("`{sym}` needs bool operands, found {}", self.show(t)),
+                            None,
+                        );
                     }
                 }
                 Ty::BOOL
             }
             BinaryOp::Eq | BinaryOp::Ne => {
                 if l.list {
-                    self.mismatch(lhs, format!("`{sym}` cannot compare lists"), Some("test members with `in` or `contains`".into()));
+                    self.mismatch(
+                        lhs,
+                        format!("`{sym}` cannot compare lists"),
+                        Some("test members with `in` or `contains`".into()),
+                    );
                 } else if !comparable(l, r) {
                     let message = format!("cannot compare {} with {}", self.show(l), self.show(r));
                     self.mismatch(rhs, message, None);
@@ -369,9 +399,15 @@ impl Checker<'_> {
             }
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
                 let ordered = !l.list
-                    && matches!(l.base, Base::Int | Base::Float | Base::Text | Base::Duration);
+                    && matches!(
+                        l.base,
+                        Base::Int | Base::Float | Base::Text | Base::Duration
+                    );
                 if !ordered {
-                    let message = format!("`{sym}` needs numbers, text or durations, found {}", self.show(l));
+                    let message = format!(
+                        "`{sym}` needs numbers, text or durations, found {}",
+                        self.show(l)
+                    );
                     self.mismatch(lhs, message, None);
                 } else if !comparable(l, r) {
                     let message = format!("cannot compare {} with {}", self.show(l), self.show(r));
@@ -403,7 +439,8 @@ impl Checker<'_> {
                         self.mismatch(rhs, message, None);
                     }
                 } else {
-                    let message = format!("`contains` needs a list or text, found {}", self.show(l));
+                    let message =
+                        format!("`contains` needs a list or text, found {}", self.show(l));
                     self.mismatch(lhs, message, None);
                 }
                 Ty::BOOL
@@ -421,7 +458,8 @@ impl Checker<'_> {
             BinaryOp::Add | BinaryOp::Sub => {
                 if l == Ty::DURATION {
                     if r != Ty::DURATION {
-                        let message = format!("cannot {} {} and a duration", verb(op), self.show(r));
+                        let message =
+                            format!("cannot {} {} and a duration", verb(op), self.show(r));
                         return self.mismatch(rhs, message, None);
                     }
                     Ty::DURATION
@@ -473,5 +511,8 @@ fn comparable(l: Ty, r: Ty) -> bool {
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

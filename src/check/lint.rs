@@ -190,7 +190,9 @@ impl Checker<'_> {
                     format!("no rule moves a customer into stage `{name}`"),
                 )
                 .label("unreachable")
-                .help(format!("add a rule with `move to {name}`, or remove the stage")),
+                .help(format!(
+                    "add a rule with `move to {name}`, or remove the stage"
+                )),
             );
         }
         // Rules that move on the same event, grouped by signal and priority.
@@ -246,11 +248,19 @@ impl Checker<'_> {
                 _ => continue,
             };
             if !used {
-                let use_it = if kind == "signal" { "a trigger or goal" } else { "a rule" };
+                let use_it = if kind == "signal" {
+                    "a trigger or goal"
+                } else {
+                    "a rule"
+                };
                 self.report(
-                    Diagnostic::new(Code::Unused, name.span, format!("{kind} `{}` is never used", name.name))
-                        .label("unused")
-                        .help(format!("use it in {use_it}, or remove it")),
+                    Diagnostic::new(
+                        Code::Unused,
+                        name.span,
+                        format!("{kind} `{}` is never used", name.name),
+                    )
+                    .label("unused")
+                    .help(format!("use it in {use_it}, or remove it")),
                 );
             }
         }

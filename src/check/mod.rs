@@ -148,7 +148,10 @@ pub fn check(sources: &[Source]) -> Checked {
 }
 
 /// "did you mean `x`?" for the candidate nearest to `name`, if near enough.
-pub(crate) fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -158,7 +161,9 @@ pub(crate) fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a s
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
-const BUILTIN_TYPES: [&str; 7] = ["int", "float", "text", "bool", "duration", "place", "channel"];
+const BUILTIN_TYPES: [&str; 7] = [
+    "int", "float", "text", "bool", "duration", "place", "channel",
+];
 
 pub(crate) struct Checker<'s> {
     symbols: &'s mut Symbols,
@@ -191,13 +196,7 @@ impl<'s> Checker<'s> {
     }
 
     /// Declares a name in a namespace, reporting a duplicate.
-    fn declare(
-        &mut self,
-        kind: &str,
-        first: Option<Span>,
-        name: &str,
-        here: Span,
-    ) -> bool {
+    fn declare(&mut self, kind: &str, first: Option<Span>, name: &str, here: Span) -> bool {
         match first {
             Some(first) => {
                 self.report(duplicate(kind, name, here, first));
@@ -420,10 +419,14 @@ impl<'s> Checker<'s> {
 }
 
 fn duplicate(kind: &str, name: &str, here: Span, first: Span) -> Diagnostic {
-    Diagnostic::new(Code::Duplicate, here, format!("{kind} `{name}` is declared twice"))
-        .label("declared again here")
-        .note(first, "first declared here")
-        .help(format!("rename one of the two or remove the second {kind}"))
+    Diagnostic::new(
+        Code::Duplicate,
+        here,
+        format!("{kind} `{name}` is declared twice"),
+    )
+    .label("declared again here")
+    .note(first, "first declared here")
+    .help(format!("rename one of the two or remove the second {kind}"))
 }
 
 /// Builds a journey's stage graph from its `stages` lines.

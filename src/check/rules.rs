@@ -75,10 +75,16 @@ impl Checker<'_> {
     }
 
     /// Checks one rule; returns its valid moves.
-    pub(super) fn rule(&mut self, rule: &mut Rule, journey: Option<(&str, &JourneyInfo)>) -> Vec<Move> {
+    pub(super) fn rule(
+        &mut self,
+        rule: &mut Rule,
+        journey: Option<(&str, &JourneyInfo)>,
+    ) -> Vec<Move> {
         let (scope, signal) = self.trigger(&rule.trigger, journey);
         let mut from = match &rule.trigger {
-            Trigger::Stay { stage, .. } => journey.and_then(|(_, j)| j.stages.get_index_of(&stage.name)).map(|i| vec![i]),
+            Trigger::Stay { stage, .. } => journey
+                .and_then(|(_, j)| j.stages.get_index_of(&stage.name))
+                .map(|i| vec![i]),
             _ => None,
         };
         if let Some(clause) = &rule.stages {
@@ -100,18 +106,26 @@ impl Checker<'_> {
             self.check_condition(condition, &scope, "where");
             if condition.ty == crate::types::Ty::BOOL && super::lint::always_false(condition) {
                 self.report(
-                    Diagnostic::new(Code::NeverFires, condition.span, "this rule never fires: its `where` is always false")
-                        .label("always false")
-                        .help("fix the condition or remove the rule"),
+                    Diagnostic::new(
+                        Code::NeverFires,
+                        condition.span,
+                        "this rule never fires: its `where` is always false",
+                    )
+                    .label("always false")
+                    .help("fix the condition or remove the rule"),
                 );
             }
         }
         if let Some(limit) = &rule.limit {
             if limit.count <= 0 {
                 self.report(
-                    Diagnostic::new(Code::BadLimit, limit.count_span, format!("`limit {}` lets the rule fire no time at all", limit.count))
-                        .label("must be at least 1")
-                        .help("remove the rule, or allow at least one decision per window"),
+                    Diagnostic::new(
+                        Code::BadLimit,
+                        limit.count_span,
+                        format!("`limit {}` lets the rule fire no time at all", limit.count),
+                    )
+                    .label("must be at least 1")
+                    .help("remove the rule, or allow at least one decision per window"),
                 );
             }
             self.positive(&limit.per, "a limit's window");
@@ -120,7 +134,11 @@ impl Checker<'_> {
             Trigger::Signal { event, .. } => (names(&event.at), names(&event.via)),
             _ => (Vec::new(), Vec::new()),
         };
-        let ctx = RuleContext { journey, scope, from };
+        let ctx = RuleContext {
+            journey,
+            scope,
+            from,
+        };
         let targets = self.actions(&mut rule.actions, &ctx);
         let priority = rule.priority.as_ref().map_or(0, |p| p.value);
         targets
@@ -139,7 +157,11 @@ impl Checker<'_> {
     }
 
     /// Checks a trigger; returns what `event` means and the firing signal.
-    fn trigger<'a>(&mut self, trigger: &'a Trigger, journey: Option<(&str, &JourneyInfo)>) -> (Scope<'a>, Option<String>) {
+    fn trigger<'a>(
+        &mut self,
+        trigger: &'a Trigger,
+        journey: Option<(&str, &JourneyInfo)>,
+    ) -> (Scope<'a>, Option<String>) {
         match trigger {
             Trigger::Signal { event, after } => {
                 let known = self.filtered(event);
@@ -147,17 +169,33 @@ impl Checker<'_> {
                     self.positive(within, "`within`");
                     self.filtered(after);
                 }
-                let scope = if known { Scope::Signal(&event.signal.name) } else { Scope::Unknown };
+                let scope = if known {
+                    Scope::Signal(&event.signal.name)
+                } else {
+                    Scope::Unknown
+                };
                 (scope, Some(event.signal.name.clone()))
             }
-            Trigger::Absence { absent, within, after } => {
+            Trigger::Absence {
+                absent,
+                within,
+                after,
+            } => {
                 self.filtered(absent);
                 self.positive(within, "`within`");
                 let known = self.filtered(after);
-                let scope = if known { Scope::Signal(&after.signal.name) } else { Scope::Unknown };
+                let scope = if known {
+                    Scope::Signal(&after.signal.name)
+                } else {
+                    Scope::Unknown
+                };
                 (scope, None)
             }
-            Trigger::Stay { keyword, stage, duration } => {
+            Trigger::Stay {
+                keyword,
+                stage,
+                duration,
+            } => {
                 match journey {
                     None => self.outside(*keyword, "a `when in … for` trigger"),
                     Some((name, info)) => {
@@ -208,9 +246,13 @@ impl Checker<'_> {
         let help = suggest(&name.name, self.symbols.signals.keys().map(|s| s.as_str()))
             .or_else(|| Some(format!("declare it with `signal {}`", name.name)));
         self.report(
-            Diagnostic::new(Code::UnknownSignal, name.span, format!("unknown signal `{}`", name.name))
-                .label("not a declared signal")
-                .maybe_help(help),
+            Diagnostic::new(
+                Code::UnknownSignal,
+                name.span,
+                format!("unknown signal `{}`", name.name),
+            )
+            .label("not a declared signal")
+            .maybe_help(help),
         );
         false
     }
@@ -219,8 +261,12 @@ impl Checker<'_> {
         if let Some(i) = info.stages.get_index_of(&name.name) {
             return Some(i);
         }
-        let help = suggest(&name.name, info.stages.keys().map(|s| s.as_str()))
-            .or_else(|| Some(format!("add it to the journey's graph, e.g. `stages {} -> …`", name.name)));
+        let help = suggest(&name.name, info.stages.keys().map(|s| s.as_str())).or_else(|| {
+            Some(format!(
+                "add it to the journey's graph, e.g. `stages {} -> …`",
+                name.name
+            ))
+        });
         self.report(
             Diagnostic::new(
                 Code::UnknownStage,
@@ -249,9 +295,13 @@ impl Checker<'_> {
     fn positive(&mut self, d: &Duration, what: &str) {
         if d.ms == 0 {
             self.report(
-                Diagnostic::new(Code::BadLimit, d.span, format!("{what} must be longer than zero"))
-                    .label("zero")
-                    .help("use a positive duration like `1h`"),
+                Diagnostic::new(
+                    Code::BadLimit,
+                    d.span,
+                    format!("{what} must be longer than zero"),
+                )
+                .label("zero")
+                .help("use a positive duration like `1h`"),
             );
         }
     }
@@ -307,7 +357,13 @@ impl Checker<'_> {
     }
 
     /// Reports a move that some or every stage of the rule cannot make.
-    fn move_allowed(&mut self, stage: &Ident, to: usize, ctx: &RuleContext<'_>, info: &JourneyInfo) -> bool {
+    fn move_allowed(
+        &mut self,
+        stage: &Ident,
+        to: usize,
+        ctx: &RuleContext<'_>,
+        info: &JourneyInfo,
+    ) -> bool {
         let Some(from) = &ctx.from else { return true };
         let blocked: Vec<&str> = from
             .iter()
@@ -317,14 +373,21 @@ impl Checker<'_> {
         if blocked.is_empty() {
             return true;
         }
-        let list = blocked.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let list = blocked
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let edge = format!("add an edge like `stages {} -> {}`", blocked[0], stage.name);
         if blocked.len() == from.len() {
             self.report(
                 Diagnostic::new(
                     Code::InvalidMove,
                     stage.span,
-                    format!("`move to {}` is never allowed: no edge leads there from {list}", stage.name),
+                    format!(
+                        "`move to {}` is never allowed: no edge leads there from {list}",
+                        stage.name
+                    ),
                 )
                 .label("no edge to this stage")
                 .help(edge),
@@ -346,12 +409,19 @@ impl Checker<'_> {
 
     fn call(&mut self, call: &mut Call, scope: &Scope<'_>) {
         let Some(info) = self.symbols.actions.get(&call.name.name) else {
-            let help = suggest(&call.name.name, self.symbols.actions.keys().map(|s| s.as_str()))
-                .or_else(|| Some(format!("declare it with `action {}(…)`", call.name.name)));
+            let help = suggest(
+                &call.name.name,
+                self.symbols.actions.keys().map(|s| s.as_str()),
+            )
+            .or_else(|| Some(format!("declare it with `action {}(…)`", call.name.name)));
             self.report(
-                Diagnostic::new(Code::UnknownAction, call.name.span, format!("unknown action `{}`", call.name.name))
-                    .label("not a declared action")
-                    .maybe_help(help),
+                Diagnostic::new(
+                    Code::UnknownAction,
+                    call.name.span,
+                    format!("unknown action `{}`", call.name.name),
+                )
+                .label("not a declared action")
+                .maybe_help(help),
             );
             return;
         };
@@ -359,14 +429,22 @@ impl Checker<'_> {
         let params: Vec<(String, crate::types::Ty)> =
             info.params.iter().map(|(n, f)| (n.clone(), f.ty)).collect();
         if params.len() != call.args.len() {
-            let signature = params.iter().map(|(n, t)| format!("{n}: {}", t.display(&self.enum_names))).collect::<Vec<_>>().join(", ");
+            let signature = params
+                .iter()
+                .map(|(n, t)| format!("{n}: {}", t.display(&self.enum_names)))
+                .collect::<Vec<_>>()
+                .join(", ");
             let takes = plural(params.len(), "argument");
             let given = call.args.len();
             self.report(
                 Diagnostic::new(
                     Code::Arity,
                     call.name.span,
-                    format!("action `{}` takes {takes}, but {given} {} given", call.name.name, if given == 1 { "was" } else { "were" }),
+                    format!(
+                        "action `{}` takes {takes}, but {given} {} given",
+                        call.name.name,
+                        if given == 1 { "was" } else { "were" }
+                    ),
                 )
                 .label(format!("expects {takes}"))
                 .help(format!("call it as `{}({signature})`", call.name.name)),

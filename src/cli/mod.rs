@@ -43,7 +43,12 @@ pub enum Format {
 /// Runs a parsed command line; returns the exit status.
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check(args) => check::run(&args, &mut std::io::stdout(), &mut std::io::stderr(), colour()),
+        Command::Check(args) => check::run(
+            &args,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+            colour(),
+        ),
     }
 }
 
@@ -60,7 +65,8 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
 fn read_source(path: &Path) -> Result<Source, String> {
     use std::io::Read;
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{name}`: {}", io_reason(&e)))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("cannot read `{name}`: {}", io_reason(&e)))?;
     let mut bytes = Vec::new();
     file.take(MAX_SOURCE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)

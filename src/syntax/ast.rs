@@ -33,7 +33,7 @@ pub enum Item {
     Signal(SignalDecl),
     Action(ActionDecl),
     Journey(Journey),
-    Rule(Rule),
+    Rule(Box<Rule>),
 }
 
 /// `enum NAME { a, b }`.

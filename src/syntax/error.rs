@@ -121,6 +121,12 @@ fn expected(positives: &[Rule], prev: &str) -> Option<String> {
             }
         }
     }
+    // Tokens first, then kinds of thing, then the end of the file.
+    phrases.sort_by_key(|p| match p.as_str() {
+        "end of file" => 2,
+        p if p.starts_with('`') => 0,
+        _ => 1,
+    });
     match phrases.len() {
         0 => None,
         1 => phrases.pop(),
@@ -158,6 +164,7 @@ fn starts_expression(r: Rule) -> bool {
 fn phrase(r: Rule, prev: &str) -> Option<String> {
     let fixed = match r {
         Rule::EOI => "end of file",
+        Rule::file => "a declaration or a rule",
         Rule::k_places
         | Rule::k_channels
         | Rule::k_enum

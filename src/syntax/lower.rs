@@ -41,10 +41,16 @@ fn inner(pair: Pair<'_, Rule>) -> Pairs<'_> {
     fn keep(p: &Pair<'_, Rule>) -> bool {
         !matches!(
             p.as_rule(),
-            Rule::lbrace | Rule::rbrace | Rule::lparen | Rule::rparen | Rule::rbracket | Rule::colon
+            Rule::lbrace
+                | Rule::rbrace
+                | Rule::lparen
+                | Rule::rparen
+                | Rule::rbracket
+                | Rule::colon
         )
     }
-    pair.into_inner().filter(keep as fn(&Pair<'_, Rule>) -> bool)
+    pair.into_inner()
+        .filter(keep as fn(&Pair<'_, Rule>) -> bool)
 }
 
 /// Where pest's offsets land in the file.
@@ -100,7 +106,7 @@ impl Lower {
                 Rule::signal_decl => Item::Signal(self.signal(p)),
                 Rule::action_decl => Item::Action(self.action_decl(p)),
                 Rule::journey => Item::Journey(self.journey(p)),
-                Rule::rule => Item::Rule(self.rule(p)),
+                Rule::rule => Item::Rule(Box::new(self.rule(p))),
                 _ => continue,
             };
             items.push(item);
@@ -229,7 +235,9 @@ impl Lower {
         };
         for p in it {
             match p.as_rule() {
-                Rule::stages => journey.stages.push(inner(p).skip(1).map(|s| self.ident(s)).collect()),
+                Rule::stages => journey
+                    .stages
+                    .push(inner(p).skip(1).map(|s| self.ident(s)).collect()),
                 Rule::goal => {
                     let mut g = inner(p);
                     let signal = self.ident(g.nth(1).expect("goal signal"));
@@ -248,7 +256,10 @@ impl Lower {
     fn rule(&mut self, pair: Pair<'_, Rule>) -> Rule_ {
         let mut it = inner(pair).peekable();
         let name = match it.peek().map(|p| p.as_rule()) {
-            Some(Rule::rule_name) => it.next().and_then(|p| inner(p).nth(1)).map(|p| self.ident(p)),
+            Some(Rule::rule_name) => it
+                .next()
+                .and_then(|p| inner(p).nth(1))
+                .map(|p| self.ident(p)),
             _ => None,
         };
         let when = self.at.span(&it.next().expect("when"));
@@ -274,40 +285,32 @@ impl Lower {
             }
             let keyword = first_span(self.at, &p);
             match p.as_rule() {
-                Rule::in_clause => {
-                    if !self.repeated(&mut in_at, keyword, "in") {
-                        rule.stages = Some(StageClause {
-                            keyword,
-                            stages: self.names(last(p)),
-                        });
-                    }
+                Rule::in_clause if !self.repeated(&mut in_at, keyword, "in") => {
+                    rule.stages = Some(StageClause {
+                        keyword,
+                        stages: self.names(last(p)),
+                    });
                 }
-                Rule::where_clause => {
-                    if !self.repeated(&mut where_at, keyword, "where") {
-                        rule.condition = Some(self.expr(last(p)));
-                    }
+                Rule::where_clause if !self.repeated(&mut where_at, keyword, "where") => {
+                    rule.condition = Some(self.expr(last(p)));
                 }
-                Rule::limit_clause => {
-                    if !self.repeated(&mut limit_at, keyword, "limit") {
-                        let mut l = inner(p);
-                        let count = l.nth(1).expect("limit count");
-                        let count_span = self.at.span(&count);
-                        let count = self.int(count);
-                        let per = self.duration(l.nth(1).expect("limit window"));
-                        rule.limit = Some(Limit {
-                            count,
-                            count_span,
-                            per,
-                        });
-                    }
+                Rule::limit_clause if !self.repeated(&mut limit_at, keyword, "limit") => {
+                    let mut l = inner(p);
+                    let count = l.nth(1).expect("limit count");
+                    let count_span = self.at.span(&count);
+                    let count = self.int(count);
+                    let per = self.duration(l.nth(1).expect("limit window"));
+                    rule.limit = Some(Limit {
+                        count,
+                        count_span,
+                        per,
+                    });
                 }
-                Rule::priority_clause => {
-                    if !self.repeated(&mut priority_at, keyword, "priority") {
-                        let value = last(p);
-                        let span = self.at.span(&value);
-                        let value = self.int(value);
-                        rule.priority = Some(Priority { value, span });
-                    }
+                Rule::priority_clause if !self.repeated(&mut priority_at, keyword, "priority") => {
+                    let value = last(p);
+                    let span = self.at.span(&value);
+                    let value = self.int(value);
+                    rule.priority = Some(Priority { value, span });
                 }
                 _ => {}
             }
@@ -406,9 +409,13 @@ impl Lower {
             Ok(p) => p,
             Err(_) => {
                 self.diagnostics.push(
-                    Diagnostic::new(Code::Syntax, percent_span, format!("percentage `{}` is out of range", pct.as_str()))
-                        .label("too large")
-                        .help("the arms of a split sum to 100%"),
+                    Diagnostic::new(
+                        Code::Syntax,
+                        percent_span,
+                        format!("percentage `{}` is out of range", pct.as_str()),
+                    )
+                    .label("too large")
+                    .help("the arms of a split sum to 100%"),
                 );
                 0
             }
@@ -451,7 +458,8 @@ impl Lower {
         match duration_ms(pair.as_str()) {
             Some(ms) => Duration { ms, span },
             None => {
-                self.diagnostics.push(out_of_range(span, "duration", pair.as_str()));
+                self.diagnostics
+                    .push(out_of_range(span, "duration", pair.as_str()));
                 Duration { ms: 1, span }
             }
         }
@@ -462,7 +470,8 @@ impl Lower {
             Ok(v) => v,
             Err(_) => {
                 let span = self.at.span(&pair);
-                self.diagnostics.push(out_of_range(span, "integer", pair.as_str()));
+                self.diagnostics
+                    .push(out_of_range(span, "integer", pair.as_str()));
                 0
             }
         }
@@ -473,11 +482,7 @@ impl Lower {
     }
 
     /// Lowers an expression; on failure reports it and stands in `false`.
-    fn expr_or_placeholder<'i>(
-        &mut self,
-        pair: Pair<'i, Rule>,
-        lower: fn(At, Pair<'i, Rule>) -> Result<(Expr, usize), Diagnostic>,
-    ) -> Expr {
+    fn expr_or_placeholder<'i>(&mut self, pair: Pair<'i, Rule>, lower: Lowering<'i>) -> Expr {
         let span = self.at.span(&pair);
         match lower(self.at, pair) {
             Ok((e, _)) => e,
@@ -492,6 +497,9 @@ impl Lower {
         }
     }
 }
+
+/// A function lowering an expression, returning it with its depth.
+type Lowering<'i> = fn(At, Pair<'i, Rule>) -> Result<(Expr, usize), Diagnostic>;
 
 /// `Rule` is taken by pest's enum; the node is [`ast::Rule`](super::ast::Rule).
 type Rule_ = super::ast::Rule;
@@ -511,9 +519,13 @@ fn out_of_range(span: Span, what: &str, text: &str) -> Diagnostic {
         "duration" => "a duration is at most about 292 million years",
         _ => "use a smaller number",
     };
-    Diagnostic::new(Code::Syntax, span, format!("{what} `{text}` is out of range"))
-        .label("too large")
-        .help(help)
+    Diagnostic::new(
+        Code::Syntax,
+        span,
+        format!("{what} `{text}` is out of range"),
+    )
+    .label("too large")
+    .help(help)
 }
 
 /// Milliseconds of a duration literal like `30m`.
@@ -625,9 +637,9 @@ fn primary(at: At, pair: Pair<'_, Rule>) -> Result<(Expr, usize), Diagnostic> {
             }
             ExprKind::Float(v)
         }
-        Rule::duration_lit => {
-            ExprKind::Duration(duration_ms(text).ok_or_else(|| out_of_range(span, "duration", text))?)
-        }
+        Rule::duration_lit => ExprKind::Duration(
+            duration_ms(text).ok_or_else(|| out_of_range(span, "duration", text))?,
+        ),
         Rule::bool_lit => ExprKind::Bool(text == "true"),
         Rule::text_lit => ExprKind::Text(unescape(&text[1..text.len() - 1])),
         Rule::list => {
@@ -677,11 +689,7 @@ fn unescape(body: &str) -> String {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('u') => {
-                let hex: String = chars
-                    .by_ref()
-                    .skip(1)
-                    .take_while(|&c| c != '}')
-                    .collect();
+                let hex: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
                 if let Some(c) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
                     out.push(c);
                 }

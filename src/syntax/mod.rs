@@ -46,7 +46,9 @@ pub fn parse(source: &Source, file: u32) -> Parsed {
             Diagnostic::new(
                 Code::Limit,
                 Span::new(file, 0, 0),
-                format!("source file is larger than the limit of {MAX_SOURCE_BYTES} bytes (16 MiB)"),
+                format!(
+                    "source file is larger than the limit of {MAX_SOURCE_BYTES} bytes (16 MiB)"
+                ),
             )
             .help("split the program into several files"),
         );
@@ -54,9 +56,13 @@ pub fn parse(source: &Source, file: u32) -> Parsed {
     }
     if let Some(at) = source.invalid_utf8 {
         parsed.diagnostics.push(
-            Diagnostic::new(Code::Syntax, Span::new(file, at, at + 1), "the file is not valid UTF-8")
-                .label("this byte is not UTF-8")
-                .help("save the file as UTF-8"),
+            Diagnostic::new(
+                Code::Syntax,
+                Span::new(file, at, at + 1),
+                "the file is not valid UTF-8",
+            )
+            .label("this byte is not UTF-8")
+            .help("save the file as UTF-8"),
         );
         return parsed;
     }
