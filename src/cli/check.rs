@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::{Diagnostics, Source};
+
 use super::{read_sources, Format, FAILED, OK, TROUBLE};
 
 /// Arguments of `jrule check`.
@@ -37,24 +39,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, colour: b
     let diagnostics = &checked.diagnostics;
     let written = match args.format {
         Format::Json => writeln!(out, "{}", diagnostics.to_json(&sources)),
-        Format::Human => {
-            let theme = if colour {
-                miette::GraphicalTheme::unicode()
-            } else {
-                miette::GraphicalTheme::unicode_nocolor()
-            };
-            let handler = miette::GraphicalReportHandler::new_themed(theme);
-            let mut text = String::new();
-            for report in diagnostics.reports(&sources) {
-                let _ = handler.render_report(&mut text, &report);
-                text.push('\n');
-            }
-            if !diagnostics.is_empty() {
-                text.push_str(&summary(diagnostics.errors(), diagnostics.warnings()));
-                text.push('\n');
-            }
-            err.write_all(text.as_bytes())
-        }
+        Format::Human => err.write_all(render(diagnostics, &sources, colour).as_bytes()),
     };
     if written.is_err() {
         return TROUBLE;
@@ -64,6 +49,26 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, colour: b
     } else {
         OK
     }
+}
+
+/// Renders diagnostics like rustc, followed by a count (empty when clean).
+pub fn render(diagnostics: &Diagnostics, sources: &[Source], colour: bool) -> String {
+    let theme = if colour {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut text = String::new();
+    for report in diagnostics.reports(sources) {
+        let _ = handler.render_report(&mut text, &report);
+        text.push('\n');
+    }
+    if !diagnostics.is_empty() {
+        text.push_str(&summary(diagnostics.errors(), diagnostics.warnings()));
+        text.push('\n');
+    }
+    text
 }
 
 fn summary(errors: usize, warnings: usize) -> String {

@@ -40,8 +40,64 @@ pub(super) fn syntax_error(
         message.push_str(&format!(" after `{prev}`"));
     }
     message.push_str(&format!(", found {found}"));
-    Diagnostic::new(Code::Syntax, Span::new(file, pos, pos + len), message).label("unexpected here")
+    let token = &text[pos..pos + len];
+    let help = if token == "=" && !text[pos..].starts_with("==") {
+        Some("compare with `==`; a single `=` only gives a profile field its default".to_string())
+    } else if KEYWORDS.contains(&token) && message.contains(" name") {
+        Some(format!(
+            "`{token}` is a keyword and cannot be used as a name"
+        ))
+    } else {
+        None
+    };
+    Diagnostic::new(Code::Syntax, Span::new(file, pos, pos + len), message)
+        .label("unexpected here")
+        .maybe_help(help)
 }
+
+/// The reserved words (as in the grammar's `keyword` rule).
+const KEYWORDS: [&str; 40] = [
+    "places",
+    "channels",
+    "enum",
+    "customer",
+    "signal",
+    "action",
+    "journey",
+    "stages",
+    "goal",
+    "within",
+    "after",
+    "rule",
+    "when",
+    "at",
+    "via",
+    "in",
+    "where",
+    "limit",
+    "per",
+    "priority",
+    "then",
+    "move",
+    "to",
+    "split",
+    "skip",
+    "no",
+    "for",
+    "requires",
+    "exclusive",
+    "and",
+    "or",
+    "not",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "has",
+    "true",
+    "false",
+    "event",
+    "test",
+];
 
 /// Describes the token at `pos` and gives its length in bytes.
 fn found(text: &str, pos: usize) -> (String, usize) {
