@@ -13,3 +13,12 @@ pub use source::{Source, Span};
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod compile;
+pub mod time;
+pub mod value;
+
+pub use compile::{CompileError, Program};
+pub mod engine;
+
+pub use engine::{Decision, Engine, Event, EventBuilder, EventError, Metrics, State, StateError};
+pub use value::Value;

@@ -1,6 +1,7 @@
 //! The subcommands of `jrule`, one function each, testable without a process.
 
 pub mod check;
+pub mod run;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub struct Cli {
 enum Command {
     /// Parse and type-check a program; print every diagnostic.
     Check(check::CheckArgs),
+    /// Replay events through a program; write decisions as JSON Lines.
+    Run(run::RunArgs),
 }
 
 /// Output format of diagnostics.
@@ -49,6 +52,9 @@ pub fn run(cli: Cli) -> u8 {
             &mut std::io::stderr(),
             colour(),
         ),
+        Command::Run(args) => {
+            run::run(&args, &mut std::io::stdout().lock(), &mut std::io::stderr())
+        }
     }
 }
 

@@ -1,0 +1,728 @@
+//! The compiler: turns a checked program into an indexed rule set in which
+//! every name is a small integer.
+
+pub(crate) mod expr;
+
+use std::sync::Arc;
+
+use crate::check::{Checked, Symbols};
+use crate::diagnostic::Diagnostics;
+use crate::source::Source;
+use crate::syntax::ast::{self, Action, Filtered, Item, Trigger};
+use crate::types::{Base, Ty};
+
+pub(crate) use expr::{CExpr, EvalError, Scope};
+
+/// A program that failed to compile, with its diagnostics and sources for
+/// rendering them.
+#[derive(Debug)]
+pub struct CompileError {
+    /// Everything reported (at least one error).
+    pub diagnostics: Diagnostics,
+    /// The program's sources.
+    pub sources: Vec<Source>,
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = self
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == crate::Severity::Error);
+        match first {
+            Some(d) => {
+                let source = &self.sources[d.span.file as usize];
+                let (line, column) = source.line_col(d.span.start as usize);
+                write!(
+                    f,
+                    "{}:{line}:{column}: {} ({} errors)",
+                    source.name,
+                    d.message,
+                    self.diagnostics.errors()
+                )
+            }
+            None => write!(f, "the program does not compile"),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// A declared field: name, type, whether it may be absent.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldDef {
+    pub name: Arc<str>,
+    pub ty: Ty,
+    pub optional: bool,
+    pub default: Option<crate::value::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SignalDef {
+    pub name: Arc<str>,
+    pub fields: Vec<FieldDef>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ActionDef {
+    pub name: Arc<str>,
+    pub params: Vec<FieldDef>,
+    pub requires: Option<CExpr>,
+    pub exclusive: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GoalDef {
+    pub signal: usize,
+    pub within: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct JourneyDef {
+    pub name: Arc<str>,
+    pub stages: Vec<Arc<str>>,
+    /// `edges[from]` lists the stages `from` may move to.
+    pub edges: Vec<Vec<usize>>,
+    pub entry: Vec<bool>,
+    pub goals: Vec<GoalDef>,
+    /// `stay_rules[stage]`: the `when in STAGE for D` rules of each stage.
+    pub stay_rules: Vec<Vec<usize>>,
+}
+
+impl JourneyDef {
+    pub(crate) fn allows(&self, from: Option<usize>, to: usize) -> bool {
+        match from {
+            None => self.entry[to],
+            Some(f) => self.edges[f].contains(&to),
+        }
+    }
+}
+
+/// A signal with its `at`/`via` filters (empty: any).
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    pub signal: usize,
+    pub at: Vec<u32>,
+    pub via: Vec<u32>,
+}
+
+impl Filter {
+    pub(crate) fn passes(&self, at: Option<u32>, via: Option<u32>) -> bool {
+        let ok = |list: &Vec<u32>, v: Option<u32>| {
+            list.is_empty() || v.is_some_and(|v| list.contains(&v))
+        };
+        ok(&self.at, at) && ok(&self.via, via)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum TriggerDef {
+    Signal {
+        event: Filter,
+        after: Option<(i64, Filter)>,
+    },
+    Absence {
+        absent: Filter,
+        within: i64,
+        after: Filter,
+    },
+    Stay {
+        stage: usize,
+        duration: i64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    Call { action: usize, args: Vec<CExpr> },
+    Move { stage: usize },
+    Split { arms: Vec<ArmDef> },
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ArmDef {
+    pub name: Arc<str>,
+    /// Buckets `[low, high)` of 0..100 that fall in this arm.
+    pub low: u32,
+    pub high: u32,
+    pub steps: Vec<Step>,
+}
+
+/// A compiled rule. Rules are numbered in decision order: journeys in
+/// declaration order (top-level rules last), then priority, then
+/// declaration order.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleDef {
+    pub name: Arc<str>,
+    /// `journey/rule`, or `rule` for a top-level rule: its name in state files.
+    pub qualified: Arc<str>,
+    pub journey: Option<usize>,
+    /// Position in declaration order over the whole program.
+    pub declared: usize,
+    pub priority: i64,
+    pub trigger: TriggerDef,
+    /// `in` clause: a flag per stage of the journey.
+    pub stages: Option<Vec<bool>>,
+    pub condition: Option<CExpr>,
+    pub limit: Option<(usize, i64)>,
+    pub steps: Vec<Step>,
+    /// The split arms' names, if the rule has a split.
+    pub arms: Vec<Arc<str>>,
+}
+
+impl RuleDef {
+    pub(crate) fn in_stage(&self, stage: Option<usize>) -> bool {
+        match (&self.stages, stage) {
+            (None, _) => true,
+            (Some(flags), Some(s)) => flags[s],
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// Rules that an event of one signal can fire, by journey and stage.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SignalIndex {
+    /// Per journey with such rules, in declaration order.
+    pub journeys: Vec<JourneyRules>,
+    /// Top-level rules.
+    pub top: Vec<usize>,
+    /// Rules `no … after S2` whose wait this signal starts.
+    pub starts_wait: Vec<usize>,
+    /// Rules `no S …` whose wait this signal cancels.
+    pub cancels_wait: Vec<usize>,
+    /// Rules `S within D after S2` that remember this signal as `S2`.
+    pub remembered_by: Vec<usize>,
+    /// Goals `(journey, goal)` this signal converts.
+    pub goals: Vec<(usize, usize)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JourneyRules {
+    pub journey: usize,
+    /// Rules with no `in` clause: any stage, and outside the journey.
+    pub any: Vec<usize>,
+    /// `by_stage[s]`: rules whose `in` clause lists stage `s`.
+    pub by_stage: Vec<Vec<usize>>,
+}
+
+/// The names of a program, resolved to indexes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    pub places: Vec<Arc<str>>,
+    pub channels: Vec<Arc<str>>,
+    pub enums: Vec<Vec<Arc<str>>>,
+    pub customer: Vec<FieldDef>,
+    pub signals: Vec<SignalDef>,
+}
+
+impl Names {
+    fn from_symbols(s: &Symbols) -> Names {
+        let arc = |k: &String| Arc::<str>::from(k.as_str());
+        Names {
+            places: s.places.keys().map(arc).collect(),
+            channels: s.channels.keys().map(arc).collect(),
+            enums: s
+                .enums
+                .values()
+                .map(|e| e.values.keys().map(arc).collect())
+                .collect(),
+            customer: Vec::new(),
+            signals: s
+                .signals
+                .iter()
+                .map(|(name, info)| SignalDef {
+                    name: arc(name),
+                    fields: info
+                        .fields
+                        .iter()
+                        .map(|(n, f)| FieldDef {
+                            name: arc(n),
+                            ty: f.ty,
+                            optional: f.optional,
+                            default: None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The index of a named value of type `ty` (enum value, place, channel).
+    pub(crate) fn symbol(&self, ty: Ty, name: &str) -> u32 {
+        let list: &[Arc<str>] = match ty.base {
+            Base::Enum(i) => self.enums.get(i as usize).map_or(&[], |v| v.as_slice()),
+            Base::Place => &self.places,
+            _ => &self.channels,
+        };
+        list.iter().position(|n| &**n == name).unwrap_or(0) as u32
+    }
+
+    pub(crate) fn names_of(&self, ty: Ty) -> &[Arc<str>] {
+        match ty.base {
+            Base::Enum(i) => self.enums.get(i as usize).map_or(&[], |v| v.as_slice()),
+            Base::Place => &self.places,
+            Base::Channel => &self.channels,
+            _ => &[],
+        }
+    }
+
+    pub(crate) fn customer_field(&self, name: &str) -> usize {
+        self.customer
+            .iter()
+            .position(|f| &*f.name == name)
+            .unwrap_or(usize::MAX)
+    }
+
+    pub(crate) fn signal_field(&self, signal: Option<usize>, name: &str) -> usize {
+        signal
+            .and_then(|s| self.signals.get(s))
+            .and_then(|s| s.fields.iter().position(|f| &*f.name == name))
+            .unwrap_or(usize::MAX)
+    }
+
+    pub(crate) fn signal(&self, name: &str) -> Option<usize> {
+        self.signals.iter().position(|s| &*s.name == name)
+    }
+}
+
+/// A compiled program, ready to run in an [`Engine`](crate::Engine).
+///
+/// ```
+/// let source = jrule::Source::new("p.jr", "signal hello\naction greet\nwhen hello then greet");
+/// let program = jrule::Program::compile(&[source]).expect("compiles");
+/// assert_eq!(program.rule_count(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub(crate) names: Names,
+    pub(crate) actions: Vec<ActionDef>,
+    pub(crate) journeys: Vec<JourneyDef>,
+    pub(crate) rules: Vec<RuleDef>,
+    pub(crate) index: Vec<SignalIndex>,
+    /// Rule numbers in declaration order.
+    pub(crate) by_declaration: Vec<usize>,
+    /// The profile of a customer no event has set anything for.
+    pub(crate) default_profile: Vec<Option<crate::value::Value>>,
+}
+
+impl Program {
+    /// Parses, checks and compiles a program. Warnings are allowed; any
+    /// error returns every diagnostic.
+    pub fn compile(sources: &[Source]) -> Result<Program, CompileError> {
+        let checked = crate::check(sources);
+        if !checked.is_ok() {
+            return Err(CompileError {
+                diagnostics: checked.diagnostics,
+                sources: sources.to_vec(),
+            });
+        }
+        Ok(Program::from_checked(&checked, sources))
+    }
+
+    /// Compiles a program that checked without errors (`sources` are the
+    /// ones it was checked from: unnamed rules are named after their line).
+    pub fn from_checked(checked: &Checked, sources: &[Source]) -> Program {
+        Compiler::new(&checked.symbols, sources).program(checked)
+    }
+
+    /// The number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+struct Compiler<'a> {
+    symbols: &'a Symbols,
+    sources: &'a [Source],
+    names: Names,
+}
+
+/// A rule before sorting into decision order.
+struct Pending<'a> {
+    rule: &'a ast::Rule,
+    journey: Option<usize>,
+    declared: usize,
+}
+
+impl<'a> Compiler<'a> {
+    fn new(symbols: &'a Symbols, sources: &'a [Source]) -> Compiler<'a> {
+        Compiler {
+            symbols,
+            sources,
+            names: Names::from_symbols(symbols),
+        }
+    }
+
+    fn program(mut self, checked: &'a Checked) -> Program {
+        let items: Vec<&Item> = checked.modules.iter().flat_map(|m| &m.items).collect();
+        // The profile, with defaults.
+        let mut customer: Vec<FieldDef> = self
+            .symbols
+            .customer
+            .iter()
+            .map(|(n, f)| FieldDef {
+                name: Arc::from(n.as_str()),
+                ty: f.ty,
+                optional: f.optional,
+                default: None,
+            })
+            .collect();
+        for item in &items {
+            if let Item::Customer(c) = item {
+                for field in &c.fields {
+                    if let (Some(default), Some(def)) = (
+                        &field.default,
+                        customer.iter_mut().find(|d| *d.name == field.name.name),
+                    ) {
+                        let scope = Scope {
+                            data: &[],
+                            at: None,
+                            via: None,
+                            time: 0,
+                            profile: &[],
+                        };
+                        let value = CExpr::compile(default, &self.names, None)
+                            .eval(&scope)
+                            .ok()
+                            .and_then(|v| v.to_value(&scope).ok().flatten());
+                        def.default = value;
+                    }
+                }
+                break;
+            }
+        }
+        self.names.customer = customer;
+        let actions: Vec<ActionDef> = self
+            .symbols
+            .actions
+            .iter()
+            .map(|(name, info)| ActionDef {
+                name: Arc::from(name.as_str()),
+                params: info
+                    .params
+                    .iter()
+                    .map(|(n, f)| FieldDef {
+                        name: Arc::from(n.as_str()),
+                        ty: f.ty,
+                        optional: f.optional,
+                        default: None,
+                    })
+                    .collect(),
+                requires: None,
+                exclusive: info.exclusive,
+            })
+            .collect();
+        let mut program = Program {
+            names: Names::default(),
+            actions,
+            journeys: Vec::new(),
+            rules: Vec::new(),
+            index: Vec::new(),
+            by_declaration: Vec::new(),
+            default_profile: Vec::new(),
+        };
+        for item in &items {
+            if let Item::Action(a) = item {
+                if let (Some(req), Some(i)) =
+                    (&a.requires, self.symbols.actions.get_index_of(&a.name.name))
+                {
+                    program.actions[i].requires = Some(CExpr::compile(req, &self.names, None));
+                }
+            }
+        }
+        // Journeys and rules, in declaration order.
+        let mut pending: Vec<Pending<'_>> = Vec::new();
+        for item in &items {
+            match item {
+                Item::Journey(j) => {
+                    let Some(index) = self.symbols.journeys.get_index_of(&j.name.name) else {
+                        continue;
+                    };
+                    if program.journeys.len() != index {
+                        continue; // a duplicate: impossible in a checked program
+                    }
+                    program.journeys.push(self.journey(j));
+                    for rule in &j.rules {
+                        pending.push(Pending {
+                            rule,
+                            journey: Some(index),
+                            declared: pending.len(),
+                        });
+                    }
+                }
+                Item::Rule(rule) => pending.push(Pending {
+                    rule,
+                    journey: None,
+                    declared: pending.len(),
+                }),
+                _ => {}
+            }
+        }
+        pending.sort_by_key(|p| {
+            let priority = p.rule.priority.as_ref().map_or(0, |p| p.value);
+            (
+                p.journey.unwrap_or(usize::MAX),
+                std::cmp::Reverse(priority),
+                p.declared,
+            )
+        });
+        program.rules = pending
+            .iter()
+            .map(|p| self.rule(p, &program.journeys))
+            .collect();
+        program.by_declaration = vec![0; program.rules.len()];
+        for (id, rule) in program.rules.iter().enumerate() {
+            program.by_declaration[rule.declared] = id;
+        }
+        self.index(&mut program);
+        program.default_profile = self
+            .names
+            .customer
+            .iter()
+            .map(|f| f.default.clone())
+            .collect();
+        program.names = self.names;
+        program
+    }
+
+    fn journey(&self, j: &ast::Journey) -> JourneyDef {
+        let info = &self.symbols.journeys[&j.name.name];
+        let n = info.stages.len();
+        let mut edges = vec![Vec::new(); n];
+        let mut sorted: Vec<&(usize, usize)> = info.edges.iter().collect();
+        sorted.sort();
+        for &&(from, to) in &sorted {
+            edges[from].push(to);
+        }
+        JourneyDef {
+            name: Arc::from(j.name.name.as_str()),
+            stages: info.stages.keys().map(|s| Arc::from(s.as_str())).collect(),
+            edges,
+            entry: info.entry.clone(),
+            goals: j
+                .goals
+                .iter()
+                .filter_map(|g| {
+                    Some(GoalDef {
+                        signal: self.names.signal(&g.signal.name)?,
+                        within: g.within.ms as i64,
+                    })
+                })
+                .collect(),
+            stay_rules: vec![Vec::new(); n],
+        }
+    }
+
+    fn filter(&self, f: &Filtered) -> Filter {
+        let find = |list: &[Arc<str>], name: &str| {
+            list.iter().position(|n| &**n == name).unwrap_or(0) as u32
+        };
+        Filter {
+            signal: self.names.signal(&f.signal.name).unwrap_or(0),
+            at: f
+                .at
+                .iter()
+                .map(|p| find(&self.names.places, &p.name))
+                .collect(),
+            via: f
+                .via
+                .iter()
+                .map(|c| find(&self.names.channels, &c.name))
+                .collect(),
+        }
+    }
+
+    fn rule(&self, p: &Pending<'_>, journeys: &[JourneyDef]) -> RuleDef {
+        let rule = p.rule;
+        let journey = p.journey.map(|j| &journeys[j]);
+        let stage_of = |name: &str| {
+            journey
+                .and_then(|j| j.stages.iter().position(|s| &**s == name))
+                .unwrap_or(0)
+        };
+        let (trigger, signal) = match &rule.trigger {
+            Trigger::Signal { event, after } => {
+                let event = self.filter(event);
+                let signal = event.signal;
+                let after = after.as_ref().map(|(d, f)| (d.ms as i64, self.filter(f)));
+                (TriggerDef::Signal { event, after }, Some(signal))
+            }
+            Trigger::Absence {
+                absent,
+                within,
+                after,
+            } => {
+                let after = self.filter(after);
+                let signal = after.signal;
+                (
+                    TriggerDef::Absence {
+                        absent: self.filter(absent),
+                        within: within.ms as i64,
+                        after,
+                    },
+                    Some(signal),
+                )
+            }
+            Trigger::Stay {
+                stage, duration, ..
+            } => (
+                TriggerDef::Stay {
+                    stage: stage_of(&stage.name),
+                    duration: duration.ms as i64,
+                },
+                None,
+            ),
+        };
+        let stages = rule.stages.as_ref().zip(journey).map(|(clause, j)| {
+            let mut flags = vec![false; j.stages.len()];
+            for s in &clause.stages {
+                flags[stage_of(&s.name)] = true;
+            }
+            flags
+        });
+        let name: Arc<str> = match &rule.name {
+            Some(n) => Arc::from(n.name.as_str()),
+            None => {
+                let source = self.sources.get(rule.when.file as usize);
+                let line = source.map_or(0, |s| s.line_col(rule.when.start as usize).0);
+                Arc::from(format!("L{line}").as_str())
+            }
+        };
+        let qualified: Arc<str> = match journey {
+            Some(j) => Arc::from(format!("{}/{}", j.name, name).as_str()),
+            None => name.clone(),
+        };
+        let steps = self.steps(&rule.actions, journey, signal);
+        let arms = steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Split { arms } => Some(arms.iter().map(|a| a.name.clone()).collect()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        RuleDef {
+            name,
+            qualified,
+            journey: p.journey,
+            declared: p.declared,
+            priority: rule.priority.as_ref().map_or(0, |p| p.value),
+            trigger,
+            stages,
+            condition: rule
+                .condition
+                .as_ref()
+                .map(|c| CExpr::compile(c, &self.names, signal)),
+            limit: rule
+                .limit
+                .as_ref()
+                .map(|l| (l.count.max(1) as usize, l.per.ms as i64)),
+            steps,
+            arms,
+        }
+    }
+
+    fn steps(
+        &self,
+        actions: &[Action],
+        journey: Option<&JourneyDef>,
+        signal: Option<usize>,
+    ) -> Vec<Step> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Call(call) => Step::Call {
+                    action: self
+                        .symbols
+                        .actions
+                        .get_index_of(&call.name.name)
+                        .unwrap_or(0),
+                    args: call
+                        .args
+                        .iter()
+                        .map(|e| CExpr::compile(e, &self.names, signal))
+                        .collect(),
+                },
+                Action::Move { stage, .. } => Step::Move {
+                    stage: journey
+                        .and_then(|j| j.stages.iter().position(|s| **s == *stage.name))
+                        .unwrap_or(0),
+                },
+                Action::Skip(_) => Step::Skip,
+                Action::Split(split) => {
+                    let mut low = 0;
+                    Step::Split {
+                        arms: split
+                            .arms
+                            .iter()
+                            .map(|arm| {
+                                let high = low + arm.percent;
+                                let def = ArmDef {
+                                    name: Arc::from(arm.name.name.as_str()),
+                                    low,
+                                    high,
+                                    steps: self.steps(&arm.actions, journey, signal),
+                                };
+                                low = high;
+                                def
+                            })
+                            .collect(),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn index(&self, program: &mut Program) {
+        let mut index = vec![SignalIndex::default(); self.names.signals.len()];
+        for (id, rule) in program.rules.iter().enumerate() {
+            match &rule.trigger {
+                TriggerDef::Signal { event, after } => {
+                    let entry = &mut index[event.signal];
+                    match rule.journey {
+                        None => entry.top.push(id),
+                        Some(j) => {
+                            if entry.journeys.last().is_none_or(|b| b.journey != j) {
+                                entry.journeys.push(JourneyRules {
+                                    journey: j,
+                                    any: Vec::new(),
+                                    by_stage: vec![Vec::new(); program.journeys[j].stages.len()],
+                                });
+                            }
+                            let Some(bucket) = entry.journeys.last_mut() else {
+                                continue;
+                            };
+                            match &rule.stages {
+                                None => bucket.any.push(id),
+                                Some(flags) => {
+                                    for (s, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+                                        bucket.by_stage[s].push(id);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if let Some((_, after)) = after {
+                        index[after.signal].remembered_by.push(id);
+                    }
+                }
+                TriggerDef::Absence { absent, after, .. } => {
+                    index[after.signal].starts_wait.push(id);
+                    index[absent.signal].cancels_wait.push(id);
+                }
+                TriggerDef::Stay { stage, .. } => {
+                    if let Some(j) = rule.journey {
+                        program.journeys[j].stay_rules[*stage].push(id);
+                    }
+                }
+            }
+        }
+        for (j, journey) in program.journeys.iter().enumerate() {
+            for (g, goal) in journey.goals.iter().enumerate() {
+                index[goal.signal].goals.push((j, g));
+            }
+        }
+        program.index = index;
+    }
+}

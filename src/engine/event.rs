@@ -1,0 +1,419 @@
+//! Events: read from JSON or built in Rust, validated against the program
+//! before anything changes.
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::compile::{FieldDef, Names, Program};
+use crate::types::{Base, Ty};
+use crate::value::Value;
+
+/// Why an event was rejected. A rejected event changes nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[allow(missing_docs)]
+pub enum EventError {
+    #[error("malformed JSON: {0}")]
+    Json(String),
+    #[error("an event must be a JSON object")]
+    NotAnObject,
+    #[error("unknown key `{0}` in the event (the keys are customer, signal, time, at, via, data, profile)")]
+    UnknownKey(String),
+    #[error("missing `{0}`")]
+    Missing(&'static str),
+    #[error("`customer` must be a non-empty text")]
+    BadCustomer,
+    #[error("unknown signal `{0}`")]
+    UnknownSignal(String),
+    #[error("unknown place `{0}`")]
+    UnknownPlace(String),
+    #[error("unknown channel `{0}`")]
+    UnknownChannel(String),
+    #[error("`time` must be an RFC 3339 timestamp or integer milliseconds, found {0}")]
+    BadTime(String),
+    #[error(
+        "event at {time} is older than the engine's clock {clock}: events must come in time order"
+    )]
+    OutOfOrder { time: String, clock: String },
+    #[error("signal `{signal}` has no field `{field}`")]
+    UnknownField { signal: String, field: String },
+    #[error("signal `{signal}` needs field `{field}`")]
+    MissingField { signal: String, field: String },
+    #[error("the customer profile has no field `{0}`")]
+    UnknownProfileField(String),
+    #[error("field `{field}` must be {expected}, found {found}")]
+    WrongType {
+        field: String,
+        expected: String,
+        found: String,
+    },
+}
+
+/// One customer signal, resolved against a program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub(crate) customer: Arc<str>,
+    pub(crate) signal: usize,
+    pub(crate) time: i64,
+    pub(crate) at: Option<u32>,
+    pub(crate) via: Option<u32>,
+    pub(crate) data: Vec<Option<Value>>,
+    pub(crate) profile: Vec<(usize, Option<Value>)>,
+}
+
+impl Event {
+    /// Reads an event from one JSON object (a line of a JSON Lines file).
+    pub fn from_json(program: &Program, text: &str) -> Result<Event, EventError> {
+        let json: Json = serde_json::from_str(text).map_err(|e| EventError::Json(e.to_string()))?;
+        Event::from_value(program, &json)
+    }
+
+    /// Reads an event from a parsed JSON value.
+    pub fn from_value(program: &Program, json: &Json) -> Result<Event, EventError> {
+        let object = json.as_object().ok_or(EventError::NotAnObject)?;
+        for key in object.keys() {
+            if !matches!(
+                key.as_str(),
+                "customer" | "signal" | "time" | "at" | "via" | "data" | "profile"
+            ) {
+                return Err(EventError::UnknownKey(key.clone()));
+            }
+        }
+        let customer = match object.get("customer") {
+            None => return Err(EventError::Missing("customer")),
+            Some(Json::String(s)) if !s.is_empty() => s.as_str(),
+            Some(_) => return Err(EventError::BadCustomer),
+        };
+        let signal = match object.get("signal") {
+            None => return Err(EventError::Missing("signal")),
+            Some(Json::String(s)) => s.as_str(),
+            Some(other) => return Err(EventError::UnknownSignal(other.to_string())),
+        };
+        let time = match object.get("time") {
+            None => return Err(EventError::Missing("time")),
+            Some(t) => parse_time(t)?,
+        };
+        let mut event = EventBuilder::new(program, customer, signal, time)?;
+        if let Some(at) = non_null(object.get("at")) {
+            let name = at
+                .as_str()
+                .ok_or_else(|| EventError::UnknownPlace(at.to_string()))?;
+            event = event.at(name)?;
+        }
+        if let Some(via) = non_null(object.get("via")) {
+            let name = via
+                .as_str()
+                .ok_or_else(|| EventError::UnknownChannel(via.to_string()))?;
+            event = event.via(name)?;
+        }
+        if let Some(data) = non_null(object.get("data")) {
+            let data = data.as_object().ok_or_else(|| EventError::WrongType {
+                field: "data".into(),
+                expected: "an object".into(),
+                found: describe(data),
+            })?;
+            for (name, value) in data {
+                event = event.json_field(name, value)?;
+            }
+        }
+        if let Some(profile) = non_null(object.get("profile")) {
+            let profile = profile.as_object().ok_or_else(|| EventError::WrongType {
+                field: "profile".into(),
+                expected: "an object".into(),
+                found: describe(profile),
+            })?;
+            for (name, value) in profile {
+                event = event.json_profile(name, value)?;
+            }
+        }
+        event.build()
+    }
+
+    /// The customer's id.
+    pub fn customer(&self) -> &str {
+        &self.customer
+    }
+
+    /// The event's time, in milliseconds since the epoch.
+    pub fn time(&self) -> i64 {
+        self.time
+    }
+}
+
+fn non_null(v: Option<&Json>) -> Option<&Json> {
+    v.filter(|v| !v.is_null())
+}
+
+fn parse_time(t: &Json) -> Result<i64, EventError> {
+    match t {
+        Json::String(s) => {
+            crate::time::parse_rfc3339(s).ok_or_else(|| EventError::BadTime(format!("`{s}`")))
+        }
+        Json::Number(n) => n.as_i64().ok_or_else(|| EventError::BadTime(n.to_string())),
+        other => Err(EventError::BadTime(describe(other))),
+    }
+}
+
+fn describe(v: &Json) -> String {
+    match v {
+        Json::Null => "null".into(),
+        Json::Bool(_) => "a bool".into(),
+        Json::Number(n) if n.is_i64() || n.is_u64() => "an integer".into(),
+        Json::Number(_) => "a number".into(),
+        Json::String(s) => format!("the text {:?}", truncate(s)),
+        Json::Array(_) => "a list".into(),
+        Json::Object(_) => "an object".into(),
+    }
+}
+
+fn truncate(s: &str) -> &str {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Builds an [`Event`] in Rust, checking each part against the program.
+///
+/// ```
+/// use jrule::{EventBuilder, Program, Source, Value};
+/// let program = Program::compile(&[Source::new(
+///     "p.jr",
+///     "places hotel\nsignal key_used { room: int }\naction greet\nwhen key_used at hotel then greet",
+/// )])?;
+/// let event = EventBuilder::new(&program, "c42", "key_used", 1_772_403_300_000)?
+///     .at("hotel")?
+///     .field("room", Value::Int(1204))?
+///     .build()?;
+/// assert_eq!(event.customer(), "c42");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct EventBuilder<'p> {
+    program: &'p Program,
+    event: Event,
+}
+
+impl<'p> EventBuilder<'p> {
+    /// Starts an event of `signal` for `customer` at `time` (ms since the epoch).
+    pub fn new(
+        program: &'p Program,
+        customer: &str,
+        signal: &str,
+        time: i64,
+    ) -> Result<EventBuilder<'p>, EventError> {
+        if customer.is_empty() {
+            return Err(EventError::BadCustomer);
+        }
+        let s = program
+            .names
+            .signal(signal)
+            .ok_or_else(|| EventError::UnknownSignal(signal.to_string()))?;
+        Ok(EventBuilder {
+            program,
+            event: Event {
+                customer: Arc::from(customer),
+                signal: s,
+                time,
+                at: None,
+                via: None,
+                data: vec![None; program.names.signals[s].fields.len()],
+                profile: Vec::new(),
+            },
+        })
+    }
+
+    /// Where the signal happened.
+    pub fn at(mut self, place: &str) -> Result<Self, EventError> {
+        let i = position(&self.program.names.places, place)
+            .ok_or_else(|| EventError::UnknownPlace(place.into()))?;
+        self.event.at = Some(i);
+        Ok(self)
+    }
+
+    /// How the signal reached us.
+    pub fn via(mut self, channel: &str) -> Result<Self, EventError> {
+        let i = position(&self.program.names.channels, channel)
+            .ok_or_else(|| EventError::UnknownChannel(channel.into()))?;
+        self.event.via = Some(i);
+        Ok(self)
+    }
+
+    /// Sets a data field of the signal.
+    pub fn field(mut self, name: &str, value: Value) -> Result<Self, EventError> {
+        let (i, def) = self.data_field(name)?;
+        check_type(def, &value, &self.program.names)?;
+        self.event.data[i] = Some(value);
+        Ok(self)
+    }
+
+    /// Sets a profile field before the rules run.
+    pub fn profile(mut self, name: &str, value: Option<Value>) -> Result<Self, EventError> {
+        let (i, def) = profile_field(self.program, name)?;
+        if let Some(v) = &value {
+            check_type(def, v, &self.program.names)?;
+        }
+        self.event.profile.push((i, value));
+        Ok(self)
+    }
+
+    fn data_field(&self, name: &str) -> Result<(usize, &'p FieldDef), EventError> {
+        let signal = &self.program.names.signals[self.event.signal];
+        signal
+            .fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| &*f.name == name)
+            .ok_or_else(|| EventError::UnknownField {
+                signal: signal.name.to_string(),
+                field: name.to_string(),
+            })
+    }
+
+    fn json_field(mut self, name: &str, json: &Json) -> Result<Self, EventError> {
+        let (i, def) = self.data_field(name)?;
+        self.event.data[i] = if json.is_null() {
+            None
+        } else {
+            Some(from_json(def, json, &self.program.names)?)
+        };
+        Ok(self)
+    }
+
+    fn json_profile(mut self, name: &str, json: &Json) -> Result<Self, EventError> {
+        let (i, def) = profile_field(self.program, name)?;
+        let value = if json.is_null() {
+            None
+        } else {
+            Some(from_json(def, json, &self.program.names)?)
+        };
+        self.event.profile.push((i, value));
+        Ok(self)
+    }
+
+    /// Checks that every required field is present and returns the event.
+    pub fn build(self) -> Result<Event, EventError> {
+        let signal = &self.program.names.signals[self.event.signal];
+        for (def, value) in signal.fields.iter().zip(&self.event.data) {
+            if value.is_none() && !def.optional {
+                return Err(EventError::MissingField {
+                    signal: signal.name.to_string(),
+                    field: def.name.to_string(),
+                });
+            }
+        }
+        Ok(self.event)
+    }
+}
+
+fn position(list: &[Arc<str>], name: &str) -> Option<u32> {
+    list.iter().position(|n| &**n == name).map(|i| i as u32)
+}
+
+fn profile_field<'p>(
+    program: &'p Program,
+    name: &str,
+) -> Result<(usize, &'p FieldDef), EventError> {
+    program
+        .names
+        .customer
+        .iter()
+        .enumerate()
+        .find(|(_, f)| &*f.name == name)
+        .ok_or_else(|| EventError::UnknownProfileField(name.to_string()))
+}
+
+fn type_name(ty: Ty, names: &Names) -> String {
+    let _ = names;
+    let base = match ty.base {
+        Base::Int => "an int",
+        Base::Float => "a number",
+        Base::Text => "a text",
+        Base::Bool => "a bool",
+        Base::Duration => "a duration",
+        Base::Place => "a place",
+        Base::Channel => "a channel",
+        Base::Enum(_) => "a value of the field's enum",
+        Base::Unknown => "a value",
+    };
+    if ty.list {
+        format!(
+            "a list of {}",
+            base.trim_start_matches("an ").trim_start_matches("a ")
+        )
+    } else {
+        base.to_string()
+    }
+}
+
+fn check_type(def: &FieldDef, value: &Value, names: &Names) -> Result<(), EventError> {
+    let symbols_ok = |v: &Value| match v {
+        Value::Symbol(s) => (*s as usize) < names.names_of(def.ty).len(),
+        _ => true,
+    };
+    let ok = value.fits(def.ty)
+        && match value {
+            Value::List(items) => items.iter().all(symbols_ok),
+            v => symbols_ok(v),
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(EventError::WrongType {
+            field: def.name.to_string(),
+            expected: type_name(def.ty, names),
+            found: format!("{value:?}"),
+        })
+    }
+}
+
+/// Reads a value of a field's type from JSON.
+pub(crate) fn from_json(def: &FieldDef, json: &Json, names: &Names) -> Result<Value, EventError> {
+    value_from_json(def.ty, json, names).ok_or_else(|| EventError::WrongType {
+        field: def.name.to_string(),
+        expected: type_name(def.ty, names),
+        found: describe(json),
+    })
+}
+
+pub(crate) fn value_from_json(ty: Ty, json: &Json, names: &Names) -> Option<Value> {
+    if ty.list {
+        let items = json.as_array()?;
+        return items
+            .iter()
+            .map(|i| value_from_json(ty.element(), i, names))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::List);
+    }
+    Some(match ty.base {
+        Base::Int => Value::Int(json.as_i64()?),
+        Base::Float => Value::Float(json.as_f64()?),
+        Base::Text => Value::Text(json.as_str()?.to_string()),
+        Base::Bool => Value::Bool(json.as_bool()?),
+        Base::Duration => Value::Duration(json.as_i64()?),
+        Base::Enum(_) | Base::Place | Base::Channel => {
+            Value::Symbol(position(names.names_of(ty), json.as_str()?)?)
+        }
+        Base::Unknown => return None,
+    })
+}
+
+/// Writes a value of type `ty` as JSON.
+pub(crate) fn value_to_json(ty: Ty, value: &Value, names: &Names) -> Json {
+    match value {
+        Value::Int(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Text(t) => Json::String(t.clone()),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Duration(d) => Json::from(*d),
+        Value::Symbol(s) => names
+            .names_of(ty)
+            .get(*s as usize)
+            .map_or(Json::Null, |n| Json::String(n.to_string())),
+        Value::List(items) => Json::Array(
+            items
+                .iter()
+                .map(|v| value_to_json(ty.element(), v, names))
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,848 @@
+//! The engine: per-customer state, timers, and the processing of events
+//! into decisions.
+
+mod decision;
+mod event;
+mod metrics;
+mod state;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::compile::{Program, RuleDef, Scope, Step, TriggerDef};
+use crate::value::Value;
+
+pub use decision::Decision;
+pub use event::{Event, EventBuilder, EventError};
+pub use metrics::{GoalCounts, Metrics, RuleCounts};
+pub use state::{State, StateError};
+
+/// Runs a compiled program over a stream of events, keeping every
+/// customer's state. One engine serves one shard of customers; it is
+/// `Send`, so a host can run one per thread.
+///
+/// ```
+/// use std::sync::Arc;
+/// use jrule::{Engine, Event, Program, Source};
+///
+/// let program = Arc::new(Program::compile(&[Source::new(
+///     "hello.jr",
+///     "signal hello\naction greet(name: text)\nwhen hello then greet(\"world\")",
+/// )])?);
+/// let mut engine = Engine::new(program.clone());
+/// let event = Event::from_json(&program, r#"{"customer":"c1","signal":"hello","time":"2026-03-01T09:00:00Z"}"#)?;
+/// let decisions = engine.process(&event)?;
+/// assert_eq!(
+///     decisions[0].to_json(),
+///     r#"{"time":"2026-03-01T09:00:00Z","customer":"c1","journey":null,"rule":"L3","action":"greet","args":{"name":"world"}}"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine {
+    program: Arc<Program>,
+    clock: Option<i64>,
+    customers: HashMap<Arc<str>, Customer>,
+    timers: BTreeSet<TimerKey>,
+    metrics: Metrics,
+    outs: Vec<Out>,
+}
+
+/// A timer in the queue: deadline, then customer, then rule declaration order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct TimerKey {
+    deadline: i64,
+    customer: Arc<str>,
+    declared: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Customer {
+    journeys: Vec<JourneyState>,
+    profile: Option<Box<[Option<Value>]>>,
+    /// `S within D after S2` rules: when `S2` last happened.
+    memory: Vec<(usize, i64)>,
+    /// Rules with a `limit`: when they fired within the window.
+    caps: Vec<(usize, VecDeque<i64>)>,
+    timers: Vec<Timer>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct JourneyState {
+    journey: usize,
+    stage: usize,
+    entered: i64,
+    since: i64,
+    /// A bit per goal of the journey, set once converted.
+    converted: u64,
+    /// Split rules of the journey this customer was assigned an arm by.
+    exposures: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Timer {
+    rule: usize,
+    deadline: i64,
+    /// For `no … after S2`: the `S2` event, which `event.FIELD` reads.
+    event: Option<Box<TimerEvent>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TimerEvent {
+    time: i64,
+    at: Option<u32>,
+    via: Option<u32>,
+    data: Vec<Option<Value>>,
+}
+
+impl Customer {
+    fn stage(&self, journey: usize) -> Option<usize> {
+        self.journeys
+            .iter()
+            .find(|j| j.journey == journey)
+            .map(|j| j.stage)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.journeys.is_empty()
+            && self.profile.is_none()
+            && self.memory.is_empty()
+            && self.caps.is_empty()
+            && self.timers.is_empty()
+    }
+}
+
+/// One output of a fired rule, before `requires`, `exclusive` and the
+/// one-move-per-journey rule are applied.
+#[derive(Debug, Clone)]
+enum Out {
+    Fired {
+        rule: usize,
+    },
+    Call {
+        rule: usize,
+        action: usize,
+        args: Vec<(Arc<str>, Json)>,
+        arm: Option<usize>,
+    },
+    Move {
+        rule: usize,
+        journey: usize,
+        to: usize,
+        arm: Option<usize>,
+    },
+    Dropped,
+}
+
+impl Engine {
+    /// A fresh engine with no customers and no clock.
+    pub fn new(program: Arc<Program>) -> Engine {
+        let metrics = Metrics::new(&program);
+        Engine {
+            program,
+            clock: None,
+            customers: HashMap::new(),
+            timers: BTreeSet::new(),
+            metrics,
+            outs: Vec::new(),
+        }
+    }
+
+    /// The program this engine runs.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    /// The time of the last event or timer processed (ms since the epoch).
+    pub fn clock(&self) -> Option<i64> {
+        self.clock
+    }
+
+    /// The counters so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The number of customers with any state.
+    pub fn customer_count(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Processes one event: fires due timers, then the event's rules.
+    /// A rejected event changes nothing.
+    pub fn process(&mut self, event: &Event) -> Result<Vec<Decision>, EventError> {
+        let mut out = Vec::new();
+        self.process_into(event, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`process`](Engine::process), appending decisions to `out`.
+    pub fn process_into(
+        &mut self,
+        event: &Event,
+        out: &mut Vec<Decision>,
+    ) -> Result<(), EventError> {
+        let program = Arc::clone(&self.program);
+        let fits = program
+            .names
+            .signals
+            .get(event.signal)
+            .is_some_and(|s| s.fields.len() == event.data.len());
+        if !fits {
+            return Err(EventError::UnknownSignal(format!(
+                "#{} (the event was built for another program)",
+                event.signal
+            )));
+        }
+        self.check_time(event.time)?;
+        self.fire_due(event.time, out);
+        self.clock = Some(event.time);
+        let customer = match self.customers.get_key_value(&event.customer) {
+            Some((k, _)) => Arc::clone(k),
+            None => Arc::clone(&event.customer),
+        };
+        let cust = self.customers.entry(Arc::clone(&customer)).or_default();
+        if !event.profile.is_empty() {
+            let profile = cust
+                .profile
+                .get_or_insert_with(|| program.default_profile.clone().into_boxed_slice());
+            for (i, v) in &event.profile {
+                profile[*i] = v.clone();
+            }
+        }
+        let t = event.time;
+        prune(&program, cust, t);
+        let index = &program.index[event.signal];
+        let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
+        let scope = Scope {
+            data: &event.data,
+            at: event.at,
+            via: event.via,
+            time: t,
+            profile,
+        };
+        // Goals, against the stages as the event found them.
+        for &(j, g) in &index.goals {
+            let within = program.journeys[j].goals[g].within;
+            if let Some(js) = cust.journeys.iter_mut().find(|s| s.journey == j) {
+                if js.converted & (1 << g) == 0 && t - js.entered <= within {
+                    js.converted |= 1 << g;
+                    self.metrics
+                        .convert(&program, j, g, js.stage, &js.exposures, &customer);
+                }
+            }
+        }
+        // Rules, by journey, then top-level.
+        self.outs.clear();
+        for bucket in &index.journeys {
+            let stage = cust.stage(bucket.journey);
+            let by_stage: &[usize] = stage.map_or(&[], |s| &bucket.by_stage[s]);
+            let (mut a, mut b) = (bucket.any.iter().peekable(), by_stage.iter().peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(&&x), Some(&&y)) if x < y => a.next(),
+                    (Some(_), Some(_)) => b.next(),
+                    (Some(_), None) => a.next(),
+                    (None, Some(_)) => b.next(),
+                    (None, None) => break,
+                };
+                let Some(&rule) = next else { break };
+                consider(
+                    &program,
+                    rule,
+                    cust,
+                    &scope,
+                    stage,
+                    &customer,
+                    &mut self.metrics,
+                    &mut self.outs,
+                );
+            }
+        }
+        for &rule in &index.top {
+            consider(
+                &program,
+                rule,
+                cust,
+                &scope,
+                None,
+                &customer,
+                &mut self.metrics,
+                &mut self.outs,
+            );
+        }
+        resolve(
+            &program,
+            cust,
+            &customer,
+            t,
+            &mut self.outs,
+            &mut self.metrics,
+            &mut self.timers,
+            out,
+        );
+        // Waits and memories that this event starts or ends.
+        for &rule in &index.cancels_wait {
+            if let TriggerDef::Absence { absent, .. } = &program.rules[rule].trigger {
+                if absent.passes(event.at, event.via) {
+                    cancel_timer(cust, rule, &program, &customer, &mut self.timers);
+                }
+            }
+        }
+        for &rule in &index.starts_wait {
+            if let TriggerDef::Absence { within, after, .. } = &program.rules[rule].trigger {
+                if after.passes(event.at, event.via) {
+                    cancel_timer(cust, rule, &program, &customer, &mut self.timers);
+                    let stored = TimerEvent {
+                        time: t,
+                        at: event.at,
+                        via: event.via,
+                        data: event.data.clone(),
+                    };
+                    start_timer(
+                        cust,
+                        rule,
+                        t.saturating_add(*within),
+                        Some(Box::new(stored)),
+                        &program,
+                        &customer,
+                        &mut self.timers,
+                    );
+                }
+            }
+        }
+        for &rule in &index.remembered_by {
+            if let TriggerDef::Signal {
+                after: Some((_, after)),
+                ..
+            } = &program.rules[rule].trigger
+            {
+                if after.passes(event.at, event.via) {
+                    match cust.memory.iter_mut().find(|(r, _)| *r == rule) {
+                        Some(m) => m.1 = t,
+                        None => cust.memory.push((rule, t)),
+                    }
+                }
+            }
+        }
+        if cust.is_empty() {
+            self.customers.remove(&customer);
+        }
+        Ok(())
+    }
+
+    fn check_time(&self, time: i64) -> Result<(), EventError> {
+        match self.clock {
+            Some(clock) if time < clock => Err(EventError::OutOfOrder {
+                time: crate::time::format_rfc3339(time),
+                clock: crate::time::format_rfc3339(clock),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Advances the clock to `time`, firing every timer due by then.
+    pub fn advance_to(&mut self, time: i64) -> Result<Vec<Decision>, EventError> {
+        self.check_time(time)?;
+        let mut out = Vec::new();
+        self.fire_due(time, &mut out);
+        self.clock = Some(time);
+        Ok(out)
+    }
+
+    fn fire_due(&mut self, until: i64, out: &mut Vec<Decision>) {
+        while let Some(first) = self.timers.first() {
+            if first.deadline > until {
+                break;
+            }
+            if let Some(key) = self.timers.pop_first() {
+                self.fire_timer(key, out);
+            }
+        }
+    }
+
+    fn fire_timer(&mut self, key: TimerKey, out: &mut Vec<Decision>) {
+        let program = Arc::clone(&self.program);
+        let t = key.deadline;
+        self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
+        let Some(rule_id) = program.by_declaration.get(key.declared).copied() else {
+            return;
+        };
+        let Some(cust) = self.customers.get_mut(&key.customer) else {
+            return;
+        };
+        let Some(pos) = cust
+            .timers
+            .iter()
+            .position(|x| x.rule == rule_id && x.deadline == t)
+        else {
+            return;
+        };
+        let timer = cust.timers.swap_remove(pos);
+        prune(&program, cust, t);
+        let rule = &program.rules[rule_id];
+        let stage = rule.journey.and_then(|j| cust.stage(j));
+        let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
+        let stay_ok = match rule.trigger {
+            TriggerDef::Stay { stage: s, .. } => stage == Some(s),
+            _ => true,
+        };
+        self.outs.clear();
+        if stay_ok {
+            let scope = match &timer.event {
+                Some(e) => Scope {
+                    data: &e.data,
+                    at: e.at,
+                    via: e.via,
+                    time: t,
+                    profile,
+                },
+                None => Scope {
+                    data: &[],
+                    at: None,
+                    via: None,
+                    time: t,
+                    profile,
+                },
+            };
+            fire(
+                &program,
+                rule_id,
+                cust,
+                &scope,
+                stage,
+                &key.customer,
+                &mut self.metrics,
+                &mut self.outs,
+            );
+        }
+        resolve(
+            &program,
+            cust,
+            &key.customer,
+            t,
+            &mut self.outs,
+            &mut self.metrics,
+            &mut self.timers,
+            out,
+        );
+        if cust.is_empty() {
+            self.customers.remove(&key.customer);
+        }
+    }
+}
+
+/// Drops cap windows and sequence memories that have run out.
+fn prune(program: &Program, cust: &mut Customer, t: i64) {
+    cust.caps.retain_mut(|(rule, times)| {
+        let per = program.rules[*rule].limit.map_or(0, |(_, per)| per);
+        while times.front().is_some_and(|&x| x <= t - per) {
+            times.pop_front();
+        }
+        !times.is_empty()
+    });
+    cust.memory
+        .retain(|&(rule, when)| match &program.rules[rule].trigger {
+            TriggerDef::Signal {
+                after: Some((within, _)),
+                ..
+            } => t - when <= *within,
+            _ => false,
+        });
+}
+
+/// Checks an event-triggered rule's filters, then fires it if it holds.
+#[allow(clippy::too_many_arguments)]
+fn consider(
+    program: &Program,
+    rule_id: usize,
+    cust: &Customer,
+    scope: &Scope<'_>,
+    stage: Option<usize>,
+    customer: &str,
+    metrics: &mut Metrics,
+    outs: &mut Vec<Out>,
+) {
+    let rule = &program.rules[rule_id];
+    let TriggerDef::Signal { event, after } = &rule.trigger else {
+        return;
+    };
+    if !event.passes(scope.at, scope.via) || !rule.in_stage(stage) {
+        return;
+    }
+    if let Some((within, _)) = after {
+        let remembered = cust.memory.iter().find(|(r, _)| *r == rule_id);
+        if remembered.is_none_or(|&(_, when)| scope.time - when > *within) {
+            return;
+        }
+    }
+    fire(
+        program, rule_id, cust, scope, stage, customer, metrics, outs,
+    );
+}
+
+/// Evaluates a rule whose trigger matched: condition, cap, actions.
+#[allow(clippy::too_many_arguments)]
+fn fire(
+    program: &Program,
+    rule_id: usize,
+    cust: &Customer,
+    scope: &Scope<'_>,
+    stage: Option<usize>,
+    customer: &str,
+    metrics: &mut Metrics,
+    outs: &mut Vec<Out>,
+) {
+    let rule = &program.rules[rule_id];
+    if !rule.in_stage(stage) {
+        return;
+    }
+    if let Some(condition) = &rule.condition {
+        match condition.holds(scope) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(_) => {
+                metrics.rules[rule_id].errors += 1;
+                return;
+            }
+        }
+    }
+    if let Some((count, per)) = rule.limit {
+        let recent = cust
+            .caps
+            .iter()
+            .find(|(r, _)| *r == rule_id)
+            .map_or(0, |(_, times)| {
+                times.iter().filter(|&&x| x > scope.time - per).count()
+            });
+        if recent >= count {
+            metrics.rules[rule_id].capped += 1;
+            return;
+        }
+    }
+    let mark = outs.len();
+    outs.push(Out::Fired { rule: rule_id });
+    if steps(
+        program,
+        rule_id,
+        rule,
+        &rule.steps,
+        None,
+        scope,
+        customer,
+        outs,
+    )
+    .is_err()
+    {
+        outs.truncate(mark);
+        metrics.rules[rule_id].errors += 1;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn steps(
+    program: &Program,
+    rule_id: usize,
+    rule: &RuleDef,
+    list: &[Step],
+    arm: Option<usize>,
+    scope: &Scope<'_>,
+    customer: &str,
+    outs: &mut Vec<Out>,
+) -> Result<(), crate::compile::EvalError> {
+    for step in list {
+        match step {
+            Step::Skip => {}
+            Step::Move { stage } => {
+                if let Some(journey) = rule.journey {
+                    outs.push(Out::Move {
+                        rule: rule_id,
+                        journey,
+                        to: *stage,
+                        arm,
+                    });
+                }
+            }
+            Step::Call { action, args } => {
+                let def = &program.actions[*action];
+                let mut values = Vec::with_capacity(args.len());
+                for (param, arg) in def.params.iter().zip(args) {
+                    let value = arg.eval(scope)?.to_value(scope)?;
+                    let json = value.map_or(Json::Null, |v| {
+                        event::value_to_json(param.ty, &v, &program.names)
+                    });
+                    values.push((Arc::clone(&param.name), json));
+                }
+                outs.push(Out::Call {
+                    rule: rule_id,
+                    action: *action,
+                    args: values,
+                    arm,
+                });
+            }
+            Step::Split { arms } => {
+                let journey = rule.journey.map_or("", |j| &*program.journeys[j].name);
+                let bucket = bucket(customer, journey, &rule.name);
+                if let Some((i, chosen)) = arms
+                    .iter()
+                    .enumerate()
+                    .find(|(_, a)| a.low <= bucket && bucket < a.high)
+                {
+                    steps(
+                        program,
+                        rule_id,
+                        rule,
+                        &chosen.steps,
+                        Some(i),
+                        scope,
+                        customer,
+                        outs,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The split bucket (0..100) of a customer for a rule: FNV-1a 64 of
+/// `customer 0xFF journey 0xFF rule`, modulo 100. Stable everywhere.
+pub(crate) fn bucket(customer: &str, journey: &str, rule: &str) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in [customer, journey, rule].iter().enumerate() {
+        if i > 0 {
+            h ^= 0xFF;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        for &b in part.as_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    (h % 100) as u32
+}
+
+/// Applies `requires`, `exclusive` and one move per journey; emits the
+/// decisions; records firings; applies the moves.
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    program: &Program,
+    cust: &mut Customer,
+    customer: &Arc<str>,
+    t: i64,
+    outs: &mut [Out],
+    metrics: &mut Metrics,
+    timers: &mut BTreeSet<TimerKey>,
+    out: &mut Vec<Decision>,
+) {
+    if outs.is_empty() {
+        return;
+    }
+    let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
+    let consent = Scope {
+        data: &[],
+        at: None,
+        via: None,
+        time: t,
+        profile,
+    };
+    // requires
+    for o in outs.iter_mut() {
+        if let Out::Call { rule, action, .. } = o {
+            if let Some(requires) = &program.actions[*action].requires {
+                if !requires.holds(&consent).unwrap_or(false) {
+                    metrics.rules[*rule].suppressed += 1;
+                    *o = Out::Dropped;
+                }
+            }
+        }
+    }
+    // exclusive: the highest priority wins, then the first declared.
+    for (a, def) in program.actions.iter().enumerate() {
+        if !def.exclusive {
+            continue;
+        }
+        let key = |rule: usize| {
+            (
+                std::cmp::Reverse(program.rules[rule].priority),
+                program.rules[rule].declared,
+            )
+        };
+        let winner = outs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                Out::Call { rule, action, .. } if *action == a => Some((key(*rule), i)),
+                _ => None,
+            })
+            .min();
+        if let Some((_, keep)) = winner {
+            for (i, o) in outs.iter_mut().enumerate() {
+                if let Out::Call { rule, action, .. } = o {
+                    if *action == a && i != keep {
+                        metrics.rules[*rule].excluded += 1;
+                        *o = Out::Dropped;
+                    }
+                }
+            }
+        }
+    }
+    // One move per journey: the first allowed one in decision order.
+    let mut moved: Vec<(usize, Option<usize>, usize)> = Vec::new();
+    for o in outs.iter_mut() {
+        if let Out::Move { journey, to, .. } = *o {
+            let from = cust.stage(journey);
+            if moved.iter().any(|m| m.0 == journey) || !program.journeys[journey].allows(from, to) {
+                *o = Out::Dropped;
+            } else {
+                moved.push((journey, from, to));
+            }
+        }
+    }
+    for o in outs.iter() {
+        let (rule, action, args, arm) = match o {
+            Out::Fired { rule } => {
+                let def = &program.rules[*rule];
+                metrics.rules[*rule].fired += 1;
+                if def.limit.is_some() {
+                    match cust.caps.iter_mut().find(|(r, _)| r == rule) {
+                        Some((_, times)) => times.push_back(t),
+                        None => cust.caps.push((*rule, VecDeque::from([t]))),
+                    }
+                }
+                if let (Some(j), false) = (def.journey, def.arms.is_empty()) {
+                    if let Some(js) = cust.journeys.iter_mut().find(|s| s.journey == j) {
+                        if !js.exposures.contains(rule) {
+                            js.exposures.push(*rule);
+                        }
+                    }
+                }
+                continue;
+            }
+            Out::Dropped => continue,
+            Out::Call {
+                rule,
+                action,
+                args,
+                arm,
+            } => (
+                *rule,
+                Arc::clone(&program.actions[*action].name),
+                args.clone(),
+                *arm,
+            ),
+            Out::Move {
+                rule,
+                journey,
+                to,
+                arm,
+            } => {
+                let stages = &program.journeys[*journey].stages;
+                let from = moved.iter().find(|m| m.0 == *journey).and_then(|m| m.1);
+                let from = from.map_or(Json::Null, |f| Json::String(stages[f].to_string()));
+                let args = vec![
+                    (Arc::from("from"), from),
+                    (Arc::from("to"), Json::String(stages[*to].to_string())),
+                ];
+                (*rule, Arc::from("move"), args, *arm)
+            }
+        };
+        let def = &program.rules[rule];
+        metrics.rules[rule].decisions += 1;
+        if let Some(a) = arm {
+            metrics.rules[rule].arms[a] += 1;
+        }
+        out.push(Decision {
+            time: t,
+            customer: Arc::clone(customer),
+            journey: def.journey.map(|j| Arc::clone(&program.journeys[j].name)),
+            rule: Arc::clone(&def.name),
+            action,
+            args,
+            arm: arm.map(|a| Arc::clone(&def.arms[a])),
+        });
+    }
+    // Apply the moves; restart the stay timers of the journeys that moved.
+    for (journey, _, to) in moved {
+        match cust.journeys.iter_mut().find(|s| s.journey == journey) {
+            Some(js) => {
+                js.stage = to;
+                js.since = t;
+            }
+            None => cust.journeys.push(JourneyState {
+                journey,
+                stage: to,
+                entered: t,
+                since: t,
+                converted: 0,
+                exposures: Vec::new(),
+            }),
+        }
+        metrics.stages[journey][to] += 1;
+        let stale: Vec<usize> = cust
+            .timers
+            .iter()
+            .filter(|x| {
+                program.rules[x.rule].journey == Some(journey)
+                    && matches!(program.rules[x.rule].trigger, TriggerDef::Stay { .. })
+            })
+            .map(|x| x.rule)
+            .collect();
+        for rule in stale {
+            cancel_timer(cust, rule, program, customer, timers);
+        }
+        for &rule in &program.journeys[journey].stay_rules[to] {
+            if let TriggerDef::Stay { duration, .. } = program.rules[rule].trigger {
+                start_timer(
+                    cust,
+                    rule,
+                    t.saturating_add(duration),
+                    None,
+                    program,
+                    customer,
+                    timers,
+                );
+            }
+        }
+    }
+}
+
+fn cancel_timer(
+    cust: &mut Customer,
+    rule: usize,
+    program: &Program,
+    customer: &Arc<str>,
+    timers: &mut BTreeSet<TimerKey>,
+) {
+    if let Some(pos) = cust.timers.iter().position(|x| x.rule == rule) {
+        let timer = cust.timers.swap_remove(pos);
+        timers.remove(&TimerKey {
+            deadline: timer.deadline,
+            customer: Arc::clone(customer),
+            declared: program.rules[rule].declared,
+        });
+    }
+}
+
+fn start_timer(
+    cust: &mut Customer,
+    rule: usize,
+    deadline: i64,
+    event: Option<Box<TimerEvent>>,
+    program: &Program,
+    customer: &Arc<str>,
+    timers: &mut BTreeSet<TimerKey>,
+) {
+    cust.timers.push(Timer {
+        rule,
+        deadline,
+        event,
+    });
+    timers.insert(TimerKey {
+        deadline,
+        customer: Arc::clone(customer),
+        declared: program.rules[rule].declared,
+    });
+}

@@ -1,0 +1,585 @@
+//! Saving and restoring an engine's state.
+//!
+//! The state is a JSON document, format `jrule-state` version 1, that names
+//! journeys, stages, rules (`journey/rule`, or `rule` at top level) and
+//! fields by name, so that it stays readable and is checked against the
+//! program on restore. Times are milliseconds since the epoch. See
+//! `docs/state.md`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::event::{value_from_json, value_to_json};
+use super::{Customer, Engine, JourneyState, Metrics, Timer, TimerEvent, TimerKey};
+use crate::compile::{Program, TriggerDef};
+
+const FORMAT: &str = "jrule-state";
+const VERSION: u32 = 1;
+
+/// Why a state could not be restored.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct StateError(String);
+
+/// A saved engine state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    format: String,
+    version: u32,
+    clock: Option<i64>,
+    customers: Vec<CustomerState>,
+    metrics: MetricsState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerState {
+    id: String,
+    profile: Option<BTreeMap<String, Json>>,
+    journeys: Vec<JourneyEntry>,
+    memory: Vec<RuleTime>,
+    caps: Vec<CapEntry>,
+    timers: Vec<TimerEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JourneyEntry {
+    journey: String,
+    stage: String,
+    entered: i64,
+    since: i64,
+    converted: Vec<usize>,
+    exposures: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleTime {
+    rule: String,
+    time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapEntry {
+    rule: String,
+    times: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimerEntry {
+    rule: String,
+    deadline: i64,
+    event: Option<StoredEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredEvent {
+    time: i64,
+    at: Option<String>,
+    via: Option<String>,
+    data: BTreeMap<String, Json>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsState {
+    rules: Vec<RuleMetrics>,
+    stages: Vec<StageMetrics>,
+    goals: Vec<GoalMetrics>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleMetrics {
+    rule: String,
+    counts: [u64; 6],
+    arms: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageMetrics {
+    journey: String,
+    entered: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoalMetrics {
+    journey: String,
+    goal: usize,
+    conversions: u64,
+    by_stage: Vec<u64>,
+    by_arm: Vec<(String, Vec<u64>)>,
+}
+
+impl State {
+    /// The state as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a state from JSON text; a truncated or corrupt text is an error.
+    pub fn from_json(text: &str) -> Result<State, StateError> {
+        let state: State =
+            serde_json::from_str(text).map_err(|e| StateError(format!("malformed state: {e}")))?;
+        if state.format != FORMAT {
+            return Err(StateError(format!(
+                "not a jrule state (format `{}`)",
+                state.format
+            )));
+        }
+        if state.version != VERSION {
+            return Err(StateError(format!(
+                "state version {} is not supported (this jrule reads version {VERSION})",
+                state.version
+            )));
+        }
+        Ok(state)
+    }
+}
+
+impl Engine {
+    /// Saves the whole state: clock, customers, timers and metrics.
+    pub fn save(&self) -> State {
+        let p = &*self.program;
+        let rule = |r: usize| p.rules[r].qualified.to_string();
+        let mut ids: Vec<&Arc<str>> = self.customers.keys().collect();
+        ids.sort();
+        let customers = ids
+            .into_iter()
+            .map(|id| {
+                let c = &self.customers[id];
+                CustomerState {
+                    id: id.to_string(),
+                    profile: c.profile.as_ref().map(|values| {
+                        p.names
+                            .customer
+                            .iter()
+                            .zip(values.iter())
+                            .map(|(f, v)| {
+                                (
+                                    f.name.to_string(),
+                                    v.as_ref()
+                                        .map_or(Json::Null, |v| value_to_json(f.ty, v, &p.names)),
+                                )
+                            })
+                            .collect()
+                    }),
+                    journeys: c
+                        .journeys
+                        .iter()
+                        .map(|j| {
+                            let def = &p.journeys[j.journey];
+                            JourneyEntry {
+                                journey: def.name.to_string(),
+                                stage: def.stages[j.stage].to_string(),
+                                entered: j.entered,
+                                since: j.since,
+                                converted: (0..def.goals.len())
+                                    .filter(|g| j.converted & (1 << g) != 0)
+                                    .collect(),
+                                exposures: j.exposures.iter().map(|&r| rule(r)).collect(),
+                            }
+                        })
+                        .collect(),
+                    memory: c
+                        .memory
+                        .iter()
+                        .map(|&(r, time)| RuleTime {
+                            rule: rule(r),
+                            time,
+                        })
+                        .collect(),
+                    caps: c
+                        .caps
+                        .iter()
+                        .map(|(r, times)| CapEntry {
+                            rule: rule(*r),
+                            times: times.iter().copied().collect(),
+                        })
+                        .collect(),
+                    timers: c
+                        .timers
+                        .iter()
+                        .map(|t| TimerEntry {
+                            rule: rule(t.rule),
+                            deadline: t.deadline,
+                            event: t.event.as_ref().map(|e| {
+                                let signal = match &p.rules[t.rule].trigger {
+                                    TriggerDef::Absence { after, .. } => after.signal,
+                                    _ => 0,
+                                };
+                                let fields = &p.names.signals[signal].fields;
+                                StoredEvent {
+                                    time: e.time,
+                                    at: e.at.map(|i| p.names.places[i as usize].to_string()),
+                                    via: e.via.map(|i| p.names.channels[i as usize].to_string()),
+                                    data: fields
+                                        .iter()
+                                        .zip(&e.data)
+                                        .filter_map(|(f, v)| {
+                                            v.as_ref().map(|v| {
+                                                (
+                                                    f.name.to_string(),
+                                                    value_to_json(f.ty, v, &p.names),
+                                                )
+                                            })
+                                        })
+                                        .collect(),
+                                }
+                            }),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        State {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            clock: self.clock,
+            customers,
+            metrics: save_metrics(p, &self.metrics),
+        }
+    }
+
+    /// An engine with a saved state, checked against the program.
+    pub fn restore(program: Arc<Program>, state: &State) -> Result<Engine, StateError> {
+        let mut engine = Engine::new(Arc::clone(&program));
+        let p = &*program;
+        let rules: HashMap<&str, usize> = p
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (&*r.qualified, i))
+            .collect();
+        let find_rule = |name: &str, at: &str| {
+            rules
+                .get(name)
+                .copied()
+                .ok_or_else(|| StateError(format!("{at}: unknown rule `{name}`")))
+        };
+        engine.clock = state.clock;
+        let mut seen = BTreeSet::new();
+        for (ci, c) in state.customers.iter().enumerate() {
+            let at = format!("customers[{ci}]");
+            if c.id.is_empty() || !seen.insert(c.id.as_str()) {
+                return Err(StateError(format!(
+                    "{at}: empty or repeated customer id `{}`",
+                    c.id
+                )));
+            }
+            let id: Arc<str> = Arc::from(c.id.as_str());
+            let mut cust = Customer::default();
+            if let Some(profile) = &c.profile {
+                let mut values = p.default_profile.clone();
+                for (name, json) in profile {
+                    let i = p
+                        .names
+                        .customer
+                        .iter()
+                        .position(|f| &*f.name == name)
+                        .ok_or_else(|| {
+                            StateError(format!("{at}.profile: unknown field `{name}`"))
+                        })?;
+                    let f = &p.names.customer[i];
+                    values[i] = if json.is_null() {
+                        None
+                    } else {
+                        Some(value_from_json(f.ty, json, &p.names).ok_or_else(|| {
+                            StateError(format!("{at}.profile.{name}: wrong type"))
+                        })?)
+                    };
+                }
+                cust.profile = Some(values.into_boxed_slice());
+            }
+            for (ji, j) in c.journeys.iter().enumerate() {
+                let at = format!("{at}.journeys[{ji}]");
+                let journey = p
+                    .journeys
+                    .iter()
+                    .position(|d| *d.name == j.journey)
+                    .ok_or_else(|| StateError(format!("{at}: unknown journey `{}`", j.journey)))?;
+                let def = &p.journeys[journey];
+                let stage = def
+                    .stages
+                    .iter()
+                    .position(|s| **s == j.stage)
+                    .ok_or_else(|| {
+                        StateError(format!(
+                            "{at}: journey `{}` has no stage `{}`",
+                            j.journey, j.stage
+                        ))
+                    })?;
+                if cust.journeys.iter().any(|x| x.journey == journey) {
+                    return Err(StateError(format!(
+                        "{at}: journey `{}` appears twice",
+                        j.journey
+                    )));
+                }
+                let mut converted = 0u64;
+                for &g in &j.converted {
+                    if g >= def.goals.len() {
+                        return Err(StateError(format!(
+                            "{at}: journey `{}` has no goal {g}",
+                            j.journey
+                        )));
+                    }
+                    converted |= 1 << g;
+                }
+                let exposures = j
+                    .exposures
+                    .iter()
+                    .map(|r| find_rule(r, &at))
+                    .collect::<Result<Vec<_>, _>>()?;
+                cust.journeys.push(JourneyState {
+                    journey,
+                    stage,
+                    entered: j.entered,
+                    since: j.since,
+                    converted,
+                    exposures,
+                });
+            }
+            for m in &c.memory {
+                let rule = find_rule(&m.rule, &at)?;
+                if !matches!(
+                    p.rules[rule].trigger,
+                    TriggerDef::Signal { after: Some(_), .. }
+                ) {
+                    return Err(StateError(format!(
+                        "{at}.memory: rule `{}` has no `within … after`",
+                        m.rule
+                    )));
+                }
+                cust.memory.push((rule, m.time));
+            }
+            for cap in &c.caps {
+                let rule = find_rule(&cap.rule, &at)?;
+                if p.rules[rule].limit.is_none() {
+                    return Err(StateError(format!(
+                        "{at}.caps: rule `{}` has no `limit`",
+                        cap.rule
+                    )));
+                }
+                cust.caps
+                    .push((rule, cap.times.iter().copied().collect::<VecDeque<_>>()));
+            }
+            for t in &c.timers {
+                let rule = find_rule(&t.rule, &at)?;
+                let event = match (&p.rules[rule].trigger, &t.event) {
+                    (TriggerDef::Absence { after, .. }, Some(e)) => {
+                        let fields = &p.names.signals[after.signal].fields;
+                        let mut data = vec![None; fields.len()];
+                        for (name, json) in &e.data {
+                            let i =
+                                fields
+                                    .iter()
+                                    .position(|f| &*f.name == name)
+                                    .ok_or_else(|| {
+                                        StateError(format!("{at}.timers: unknown field `{name}`"))
+                                    })?;
+                            data[i] = Some(
+                                value_from_json(fields[i].ty, json, &p.names).ok_or_else(|| {
+                                    StateError(format!(
+                                        "{at}.timers: field `{name}` has the wrong type"
+                                    ))
+                                })?,
+                            );
+                        }
+                        let place = |n: &Option<String>,
+                                     list: &[Arc<str>]|
+                         -> Result<Option<u32>, StateError> {
+                            n.as_ref()
+                                .map(|n| {
+                                    list.iter()
+                                        .position(|x| **x == **n)
+                                        .map(|i| i as u32)
+                                        .ok_or_else(|| {
+                                            StateError(format!(
+                                                "{at}.timers: unknown place or channel `{n}`"
+                                            ))
+                                        })
+                                })
+                                .transpose()
+                        };
+                        Some(Box::new(TimerEvent {
+                            time: e.time,
+                            at: place(&e.at, &p.names.places)?,
+                            via: place(&e.via, &p.names.channels)?,
+                            data,
+                        }))
+                    }
+                    (TriggerDef::Stay { .. }, None) => None,
+                    _ => {
+                        return Err(StateError(format!(
+                            "{at}.timers: timer of rule `{}` does not match its trigger",
+                            t.rule
+                        )))
+                    }
+                };
+                if cust.timers.iter().any(|x| x.rule == rule) {
+                    return Err(StateError(format!(
+                        "{at}.timers: two timers of rule `{}`",
+                        t.rule
+                    )));
+                }
+                engine.timers.insert(TimerKey {
+                    deadline: t.deadline,
+                    customer: Arc::clone(&id),
+                    declared: p.rules[rule].declared,
+                });
+                cust.timers.push(Timer {
+                    rule,
+                    deadline: t.deadline,
+                    event,
+                });
+            }
+            engine.customers.insert(id, cust);
+        }
+        engine.metrics = restore_metrics(p, &state.metrics)?;
+        Ok(engine)
+    }
+}
+
+fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
+    MetricsState {
+        rules: p
+            .rules
+            .iter()
+            .zip(&m.rules)
+            .map(|(r, c)| RuleMetrics {
+                rule: r.qualified.to_string(),
+                counts: [
+                    c.fired,
+                    c.capped,
+                    c.suppressed,
+                    c.excluded,
+                    c.errors,
+                    c.decisions,
+                ],
+                arms: c.arms.clone(),
+            })
+            .collect(),
+        stages: p
+            .journeys
+            .iter()
+            .zip(&m.stages)
+            .map(|(j, counts)| StageMetrics {
+                journey: j.name.to_string(),
+                entered: j
+                    .stages
+                    .iter()
+                    .zip(counts)
+                    .map(|(s, n)| (s.to_string(), *n))
+                    .collect(),
+            })
+            .collect(),
+        goals: p
+            .journeys
+            .iter()
+            .zip(&m.goals)
+            .flat_map(|(j, goals)| {
+                goals.iter().enumerate().map(move |(g, c)| GoalMetrics {
+                    journey: j.name.to_string(),
+                    goal: g,
+                    conversions: c.conversions,
+                    by_stage: c.by_stage.clone(),
+                    by_arm: c
+                        .by_arm
+                        .iter()
+                        .map(|(r, n)| (p.rules[*r].qualified.to_string(), n.clone()))
+                        .collect(),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError> {
+    let mut m = Metrics::new(p);
+    for r in &s.rules {
+        let i = p
+            .rules
+            .iter()
+            .position(|d| *d.qualified == r.rule)
+            .ok_or_else(|| StateError(format!("metrics: unknown rule `{}`", r.rule)))?;
+        let c = &mut m.rules[i];
+        [
+            c.fired,
+            c.capped,
+            c.suppressed,
+            c.excluded,
+            c.errors,
+            c.decisions,
+        ] = r.counts;
+        if r.arms.len() != c.arms.len() {
+            return Err(StateError(format!(
+                "metrics: rule `{}` has {} arms, not {}",
+                r.rule,
+                c.arms.len(),
+                r.arms.len()
+            )));
+        }
+        c.arms.clone_from(&r.arms);
+    }
+    for st in &s.stages {
+        let j = p
+            .journeys
+            .iter()
+            .position(|d| *d.name == st.journey)
+            .ok_or_else(|| StateError(format!("metrics: unknown journey `{}`", st.journey)))?;
+        for (stage, n) in &st.entered {
+            let i = p.journeys[j]
+                .stages
+                .iter()
+                .position(|x| **x == *stage)
+                .ok_or_else(|| {
+                    StateError(format!(
+                        "metrics: journey `{}` has no stage `{stage}`",
+                        st.journey
+                    ))
+                })?;
+            m.stages[j][i] = *n;
+        }
+    }
+    for g in &s.goals {
+        let j = p
+            .journeys
+            .iter()
+            .position(|d| *d.name == g.journey)
+            .ok_or_else(|| StateError(format!("metrics: unknown journey `{}`", g.journey)))?;
+        let counts = m.goals[j].get_mut(g.goal).ok_or_else(|| {
+            StateError(format!(
+                "metrics: journey `{}` has no goal {}",
+                g.journey, g.goal
+            ))
+        })?;
+        if g.by_stage.len() != counts.by_stage.len() || g.by_arm.len() != counts.by_arm.len() {
+            return Err(StateError(format!(
+                "metrics: goal {} of journey `{}` does not match the program",
+                g.goal, g.journey
+            )));
+        }
+        counts.conversions = g.conversions;
+        counts.by_stage.clone_from(&g.by_stage);
+        for ((_, saved), (_, mine)) in g.by_arm.iter().zip(counts.by_arm.iter_mut()) {
+            if saved.len() != mine.len() {
+                return Err(StateError(format!(
+                    "metrics: goal {} of journey `{}` does not match the program",
+                    g.goal, g.journey
+                )));
+            }
+            mine.clone_from(saved);
+        }
+    }
+    Ok(m)
+}

@@ -1,0 +1,46 @@
+//! Run-time values of profile fields, event data and action arguments.
+
+use crate::types::{Base, Ty};
+
+/// A value of one of the language's types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `int`.
+    Int(i64),
+    /// `float`.
+    Float(f64),
+    /// `text`.
+    Text(String),
+    /// `bool`.
+    Bool(bool),
+    /// `duration`, in milliseconds.
+    Duration(i64),
+    /// A value of an enum, a place or a channel: its index in declaration order.
+    Symbol(u32),
+    /// `[T]`.
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// True when the value has type `ty` (an int also fits a float).
+    pub fn fits(&self, ty: Ty) -> bool {
+        if ty.list {
+            return match self {
+                Value::List(items) => items.iter().all(|v| v.fits(ty.element())),
+                _ => false,
+            };
+        }
+        matches!(
+            (self, ty.base),
+            (Value::Int(_), Base::Int | Base::Float)
+                | (Value::Float(_), Base::Float)
+                | (Value::Text(_), Base::Text)
+                | (Value::Bool(_), Base::Bool)
+                | (Value::Duration(_), Base::Duration)
+                | (
+                    Value::Symbol(_),
+                    Base::Enum(_) | Base::Place | Base::Channel
+                )
+        )
+    }
+}
