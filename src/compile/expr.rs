@@ -36,7 +36,10 @@ pub(crate) struct Scope<'a> {
     pub data: &'a [Option<Value>],
     pub at: Option<u32>,
     pub via: Option<u32>,
+    /// Now: the event's time, or the timer's deadline.
     pub time: i64,
+    /// What `event.time` reads: the time of the event the rule reads.
+    pub event_time: i64,
     pub profile: &'a [Option<Value>],
 }
 
@@ -164,7 +167,7 @@ impl CExpr {
             CExpr::EventField(i) => scope.data.get(*i).map_or(Val::Absent, Val::of),
             CExpr::EventAt => scope.at.map_or(Val::Absent, Val::Symbol),
             CExpr::EventVia => scope.via.map_or(Val::Absent, Val::Symbol),
-            CExpr::EventTime => Val::Int(scope.time),
+            CExpr::EventTime => Val::Int(scope.event_time),
             CExpr::CustomerField(i) => scope.profile.get(*i).map_or(Val::Absent, Val::of),
             CExpr::HasEvent(i) => Val::Bool(scope.data.get(*i).is_some_and(Option::is_some)),
             CExpr::HasCustomer(i) => Val::Bool(scope.profile.get(*i).is_some_and(Option::is_some)),

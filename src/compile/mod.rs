@@ -132,9 +132,16 @@ pub(crate) enum TriggerDef {
     },
 }
 
+/// An action's argument: computed once when constant.
+#[derive(Debug, Clone)]
+pub(crate) enum CArg {
+    Const(crate::engine::Arg),
+    Expr(CExpr, Ty),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
-    Call { action: usize, args: Vec<CExpr> },
+    Call { action: usize, args: Vec<CArg> },
     Move { stage: usize },
     Split { arms: Vec<ArmDef> },
     Skip,
@@ -305,6 +312,16 @@ pub struct Program {
     pub(crate) by_declaration: Vec<usize>,
     /// The profile of a customer no event has set anything for.
     pub(crate) default_profile: Vec<Option<crate::value::Value>>,
+    /// Words of move decisions, shared rather than allocated per decision.
+    pub(crate) words: Words,
+}
+
+/// `move`, `from`, `to`.
+#[derive(Debug, Clone)]
+pub(crate) struct Words {
+    pub move_: Arc<str>,
+    pub from: Arc<str>,
+    pub to: Arc<str>,
 }
 
 impl Program {
@@ -335,7 +352,8 @@ impl Program {
 
 struct Compiler<'a> {
     symbols: &'a Symbols,
-    sources: &'a [Source],
+    /// Byte offsets where each line of each source starts.
+    lines: Vec<Vec<usize>>,
     names: Names,
 }
 
@@ -348,9 +366,17 @@ struct Pending<'a> {
 
 impl<'a> Compiler<'a> {
     fn new(symbols: &'a Symbols, sources: &'a [Source]) -> Compiler<'a> {
+        let lines = sources
+            .iter()
+            .map(|s| {
+                std::iter::once(0)
+                    .chain(s.text.match_indices('\n').map(|(i, _)| i + 1))
+                    .collect()
+            })
+            .collect();
         Compiler {
             symbols,
-            sources,
+            lines,
             names: Names::from_symbols(symbols),
         }
     }
@@ -381,6 +407,7 @@ impl<'a> Compiler<'a> {
                             at: None,
                             via: None,
                             time: 0,
+                            event_time: 0,
                             profile: &[],
                         };
                         let value = CExpr::compile(default, &self.names, None)
@@ -422,6 +449,11 @@ impl<'a> Compiler<'a> {
             index: Vec::new(),
             by_declaration: Vec::new(),
             default_profile: Vec::new(),
+            words: Words {
+                move_: Arc::from("move"),
+                from: Arc::from("from"),
+                to: Arc::from("to"),
+            },
         };
         for item in &items {
             if let Item::Action(a) = item {
@@ -585,8 +617,11 @@ impl<'a> Compiler<'a> {
         let name: Arc<str> = match &rule.name {
             Some(n) => Arc::from(n.name.as_str()),
             None => {
-                let source = self.sources.get(rule.when.file as usize);
-                let line = source.map_or(0, |s| s.line_col(rule.when.start as usize).0);
+                let starts = self
+                    .lines
+                    .get(rule.when.file as usize)
+                    .map_or(&[][..], |l| l.as_slice());
+                let line = starts.partition_point(|&start| start <= rule.when.start as usize);
                 Arc::from(format!("L{line}").as_str())
             }
         };
@@ -632,18 +667,31 @@ impl<'a> Compiler<'a> {
         actions
             .iter()
             .map(|a| match a {
-                Action::Call(call) => Step::Call {
-                    action: self
+                Action::Call(call) => {
+                    let action = self
                         .symbols
                         .actions
                         .get_index_of(&call.name.name)
-                        .unwrap_or(0),
-                    args: call
+                        .unwrap_or(0);
+                    let params: Vec<Ty> = self
+                        .symbols
+                        .actions
+                        .get_index(action)
+                        .map(|(_, a)| a.params.values().map(|p| p.ty).collect())
+                        .unwrap_or_default();
+                    let args = call
                         .args
                         .iter()
-                        .map(|e| CExpr::compile(e, &self.names, signal))
-                        .collect(),
-                },
+                        .zip(params)
+                        .map(|(e, ty)| match CExpr::compile(e, &self.names, signal) {
+                            CExpr::Const(v) => {
+                                CArg::Const(crate::engine::to_arg(ty, &v, &self.names))
+                            }
+                            other => CArg::Expr(other, ty),
+                        })
+                        .collect();
+                    Step::Call { action, args }
+                }
                 Action::Move { stage, .. } => Step::Move {
                     stage: journey
                         .and_then(|j| j.stages.iter().position(|s| **s == *stage.name))

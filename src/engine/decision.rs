@@ -18,7 +18,7 @@ pub struct Decision {
     /// The action's name, or `move`.
     pub action: Arc<str>,
     /// The arguments by parameter name (`from`/`to` for a move).
-    pub args: Vec<(Arc<str>, serde_json::Value)>,
+    pub args: Vec<(Arc<str>, Arg)>,
     /// The split arm the decision was made in.
     pub arm: Option<Arc<str>>,
 }
@@ -30,7 +30,39 @@ impl Decision {
     }
 }
 
-struct Args<'a>(&'a [(Arc<str>, serde_json::Value)]);
+/// The value of a decision's argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// An absent optional value (`null`).
+    Null,
+    /// An `int`.
+    Int(i64),
+    /// A `float`.
+    Float(f64),
+    /// A `bool`.
+    Bool(bool),
+    /// A `duration` in milliseconds.
+    Duration(i64),
+    /// A `text`, or the name of an enum value, place, channel or stage.
+    Text(Arc<str>),
+    /// A list.
+    List(Vec<Arg>),
+}
+
+impl Serialize for Arg {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Arg::Null => s.serialize_none(),
+            Arg::Int(i) | Arg::Duration(i) => s.serialize_i64(*i),
+            Arg::Float(f) => s.serialize_f64(*f),
+            Arg::Bool(b) => s.serialize_bool(*b),
+            Arg::Text(t) => s.serialize_str(t),
+            Arg::List(items) => items.serialize(s),
+        }
+    }
+}
+
+struct Args<'a>(&'a [(Arc<str>, Arg)]);
 
 impl Serialize for Args<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

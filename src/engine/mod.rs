@@ -9,12 +9,11 @@ mod state;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
-use crate::compile::{Program, RuleDef, Scope, Step, TriggerDef};
+use crate::compile::{CArg, Program, RuleDef, Scope, Step, TriggerDef};
+use crate::types::{Base, Ty};
 use crate::value::Value;
 
-pub use decision::Decision;
+pub use decision::{Arg, Decision};
 pub use event::{Event, EventBuilder, EventError};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
 pub use state::{State, StateError};
@@ -124,7 +123,7 @@ enum Out {
     Call {
         rule: usize,
         action: usize,
-        args: Vec<(Arc<str>, Json)>,
+        args: Vec<(Arc<str>, Arg)>,
         arm: Option<usize>,
     },
     Move {
@@ -221,13 +220,14 @@ impl Engine {
             at: event.at,
             via: event.via,
             time: t,
+            event_time: t,
             profile,
         };
         // Goals, against the stages as the event found them.
         for &(j, g) in &index.goals {
             let within = program.journeys[j].goals[g].within;
             if let Some(js) = cust.journeys.iter_mut().find(|s| s.journey == j) {
-                if js.converted & (1 << g) == 0 && t - js.entered <= within {
+                if js.converted & (1 << g) == 0 && t.saturating_sub(js.entered) <= within {
                     js.converted |= 1 << g;
                     self.metrics
                         .convert(&program, j, g, js.stage, &js.exposures, &customer);
@@ -397,6 +397,7 @@ impl Engine {
                     at: e.at,
                     via: e.via,
                     time: t,
+                    event_time: e.time,
                     profile,
                 },
                 None => Scope {
@@ -404,6 +405,7 @@ impl Engine {
                     at: None,
                     via: None,
                     time: t,
+                    event_time: t,
                     profile,
                 },
             };
@@ -438,7 +440,7 @@ impl Engine {
 fn prune(program: &Program, cust: &mut Customer, t: i64) {
     cust.caps.retain_mut(|(rule, times)| {
         let per = program.rules[*rule].limit.map_or(0, |(_, per)| per);
-        while times.front().is_some_and(|&x| x <= t - per) {
+        while times.front().is_some_and(|&x| x <= t.saturating_sub(per)) {
             times.pop_front();
         }
         !times.is_empty()
@@ -448,7 +450,7 @@ fn prune(program: &Program, cust: &mut Customer, t: i64) {
             TriggerDef::Signal {
                 after: Some((within, _)),
                 ..
-            } => t - when <= *within,
+            } => t.saturating_sub(when) <= *within,
             _ => false,
         });
 }
@@ -474,7 +476,7 @@ fn consider(
     }
     if let Some((within, _)) = after {
         let remembered = cust.memory.iter().find(|(r, _)| *r == rule_id);
-        if remembered.is_none_or(|&(_, when)| scope.time - when > *within) {
+        if remembered.is_none_or(|&(_, when)| scope.time.saturating_sub(when) > *within) {
             return;
         }
     }
@@ -515,7 +517,10 @@ fn fire(
             .iter()
             .find(|(r, _)| *r == rule_id)
             .map_or(0, |(_, times)| {
-                times.iter().filter(|&&x| x > scope.time - per).count()
+                times
+                    .iter()
+                    .filter(|&&x| x > scope.time.saturating_sub(per))
+                    .count()
             });
         if recent >= count {
             metrics.rules[rule_id].capped += 1;
@@ -569,11 +574,14 @@ fn steps(
                 let def = &program.actions[*action];
                 let mut values = Vec::with_capacity(args.len());
                 for (param, arg) in def.params.iter().zip(args) {
-                    let value = arg.eval(scope)?.to_value(scope)?;
-                    let json = value.map_or(Json::Null, |v| {
-                        event::value_to_json(param.ty, &v, &program.names)
-                    });
-                    values.push((Arc::clone(&param.name), json));
+                    let value = match arg {
+                        CArg::Const(a) => a.clone(),
+                        CArg::Expr(e, ty) => match e.eval(scope)?.to_value(scope)? {
+                            Some(v) => to_arg(*ty, &v, &program.names),
+                            None => Arg::Null,
+                        },
+                    };
+                    values.push((Arc::clone(&param.name), value));
                 }
                 outs.push(Out::Call {
                     rule: rule_id,
@@ -605,6 +613,28 @@ fn steps(
         }
     }
     Ok(())
+}
+
+/// A value as a decision argument of type `ty` (names for symbols).
+pub(crate) fn to_arg(ty: Ty, value: &Value, names: &crate::compile::Names) -> Arg {
+    match value {
+        Value::Int(i) if ty.base == Base::Float => Arg::Float(*i as f64),
+        Value::Int(i) => Arg::Int(*i),
+        Value::Float(f) => Arg::Float(*f),
+        Value::Bool(b) => Arg::Bool(*b),
+        Value::Duration(d) => Arg::Duration(*d),
+        Value::Text(t) => Arg::Text(Arc::from(t.as_str())),
+        Value::Symbol(s) => names
+            .names_of(ty)
+            .get(*s as usize)
+            .map_or(Arg::Null, |n| Arg::Text(Arc::clone(n))),
+        Value::List(items) => Arg::List(
+            items
+                .iter()
+                .map(|v| to_arg(ty.element(), v, names))
+                .collect(),
+        ),
+    }
 }
 
 /// The split bucket (0..100) of a customer for a rule: FNV-1a 64 of
@@ -646,6 +676,7 @@ fn resolve(
         at: None,
         via: None,
         time: t,
+        event_time: t,
         profile,
     };
     // requires
@@ -701,7 +732,7 @@ fn resolve(
             }
         }
     }
-    for o in outs.iter() {
+    for o in outs.iter_mut() {
         let (rule, action, args, arm) = match o {
             Out::Fired { rule } => {
                 let def = &program.rules[*rule];
@@ -730,7 +761,7 @@ fn resolve(
             } => (
                 *rule,
                 Arc::clone(&program.actions[*action].name),
-                args.clone(),
+                std::mem::take(args),
                 *arm,
             ),
             Out::Move {
@@ -741,12 +772,13 @@ fn resolve(
             } => {
                 let stages = &program.journeys[*journey].stages;
                 let from = moved.iter().find(|m| m.0 == *journey).and_then(|m| m.1);
-                let from = from.map_or(Json::Null, |f| Json::String(stages[f].to_string()));
+                let from = from.map_or(Arg::Null, |f| Arg::Text(Arc::clone(&stages[f])));
+                let words = &program.words;
                 let args = vec![
-                    (Arc::from("from"), from),
-                    (Arc::from("to"), Json::String(stages[*to].to_string())),
+                    (Arc::clone(&words.from), from),
+                    (Arc::clone(&words.to), Arg::Text(Arc::clone(&stages[*to]))),
                 ];
-                (*rule, Arc::from("move"), args, *arm)
+                (*rule, Arc::clone(&words.move_), args, *arm)
             }
         };
         let def = &program.rules[rule];

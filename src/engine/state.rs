@@ -375,27 +375,26 @@ impl Engine {
             }
             for t in &c.timers {
                 let rule = find_rule(&t.rule, &at)?;
-                let event = match (&p.rules[rule].trigger, &t.event) {
-                    (TriggerDef::Absence { after, .. }, Some(e)) => {
-                        let fields = &p.names.signals[after.signal].fields;
-                        let mut data = vec![None; fields.len()];
-                        for (name, json) in &e.data {
-                            let i =
-                                fields
-                                    .iter()
-                                    .position(|f| &*f.name == name)
-                                    .ok_or_else(|| {
-                                        StateError(format!("{at}.timers: unknown field `{name}`"))
-                                    })?;
-                            data[i] = Some(
-                                value_from_json(fields[i].ty, json, &p.names).ok_or_else(|| {
-                                    StateError(format!(
-                                        "{at}.timers: field `{name}` has the wrong type"
-                                    ))
-                                })?,
-                            );
-                        }
-                        let place = |n: &Option<String>,
+                let event =
+                    match (&p.rules[rule].trigger, &t.event) {
+                        (TriggerDef::Absence { after, .. }, Some(e)) => {
+                            let fields = &p.names.signals[after.signal].fields;
+                            let mut data = vec![None; fields.len()];
+                            for (name, json) in &e.data {
+                                let i = fields.iter().position(|f| &*f.name == name).ok_or_else(
+                                    || StateError(format!("{at}.timers: unknown field `{name}`")),
+                                )?;
+                                data[i] = Some(
+                                    value_from_json(fields[i].ty, json, &p.names).ok_or_else(
+                                        || {
+                                            StateError(format!(
+                                                "{at}.timers: field `{name}` has the wrong type"
+                                            ))
+                                        },
+                                    )?,
+                                );
+                            }
+                            let place = |n: &Option<String>,
                                      list: &[Arc<str>]|
                          -> Result<Option<u32>, StateError> {
                             n.as_ref()
@@ -411,21 +410,21 @@ impl Engine {
                                 })
                                 .transpose()
                         };
-                        Some(Box::new(TimerEvent {
-                            time: e.time,
-                            at: place(&e.at, &p.names.places)?,
-                            via: place(&e.via, &p.names.channels)?,
-                            data,
-                        }))
-                    }
-                    (TriggerDef::Stay { .. }, None) => None,
-                    _ => {
-                        return Err(StateError(format!(
-                            "{at}.timers: timer of rule `{}` does not match its trigger",
-                            t.rule
-                        )))
-                    }
-                };
+                            Some(Box::new(TimerEvent {
+                                time: e.time,
+                                at: place(&e.at, &p.names.places)?,
+                                via: place(&e.via, &p.names.channels)?,
+                                data,
+                            }))
+                        }
+                        (TriggerDef::Stay { .. }, None) => None,
+                        _ => {
+                            return Err(StateError(format!(
+                                "{at}.timers: timer of rule `{}` does not match its trigger",
+                                t.rule
+                            )))
+                        }
+                    };
                 if cust.timers.iter().any(|x| x.rule == rule) {
                     return Err(StateError(format!(
                         "{at}.timers: two timers of rule `{}`",
