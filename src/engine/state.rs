@@ -4,7 +4,7 @@
 //! journeys, stages, rules (`journey/rule`, or `rule` at top level) and
 //! fields by name, so that it stays readable and is checked against the
 //! program on restore. Times are milliseconds since the epoch. See
-//! `docs/state.md`.
+//! `docs/engine.md`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
