@@ -1,10 +1,11 @@
 //! Diagnostics: what the parser and checker report, with codes and spans.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::source::{Source, Span};
+use crate::source::{LineIndex, Source, Span};
 
 /// How bad a diagnostic is. Errors stop compilation; warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -204,10 +205,11 @@ impl Diagnostics {
 
     /// The JSON form of `jrule check --format json`.
     pub fn to_json(&self, sources: &[Source]) -> serde_json::Value {
+        let lines: Vec<LineIndex> = sources.iter().map(|s| LineIndex::new(&s.text)).collect();
         let list: Vec<JsonDiagnostic> = self
             .list
             .iter()
-            .map(|d| JsonDiagnostic::new(d, sources))
+            .map(|d| JsonDiagnostic::new(d, sources, &lines))
             .collect();
         serde_json::json!({
             "diagnostics": list,
@@ -218,7 +220,11 @@ impl Diagnostics {
 
     /// Wraps each diagnostic with its source so that miette can render it.
     pub fn reports<'a>(&'a self, sources: &'a [Source]) -> impl Iterator<Item = Report<'a>> {
-        self.list.iter().map(move |d| Report::new(d, sources))
+        let lines: Arc<Vec<LineIndex>> =
+            Arc::new(sources.iter().map(|s| LineIndex::new(&s.text)).collect());
+        self.list
+            .iter()
+            .map(move |d| Report::new(d, sources, Arc::clone(&lines)))
     }
 }
 
@@ -244,10 +250,11 @@ struct JsonDiagnostic<'a> {
 }
 
 impl<'a> JsonDiagnostic<'a> {
-    fn new(d: &'a Diagnostic, sources: &'a [Source]) -> JsonDiagnostic<'a> {
+    fn new(d: &'a Diagnostic, sources: &'a [Source], lines: &[LineIndex]) -> JsonDiagnostic<'a> {
         let source = &sources[d.span.file as usize];
-        let (line, column) = source.line_col(d.span.start as usize);
-        let (end_line, end_column) = source.line_col(d.span.end as usize);
+        let index = &lines[d.span.file as usize];
+        let (line, column) = index.line_col(&source.text, d.span.start as usize);
+        let (end_line, end_column) = index.line_col(&source.text, d.span.end as usize);
         JsonDiagnostic {
             code: d.code.as_str(),
             severity: d.severity,
@@ -275,22 +282,19 @@ pub struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    fn new(d: &'a Diagnostic, sources: &'a [Source]) -> Report<'a> {
+    fn new(d: &'a Diagnostic, sources: &'a [Source], lines: Arc<Vec<LineIndex>>) -> Report<'a> {
         let file = &sources[d.span.file as usize];
-        let line_len = |offset: usize| {
-            let text = &file.text;
-            let offset = offset.min(text.len());
-            let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-            let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-            end - start
-        };
-        let quote = line_len(d.span.start as usize) <= MAX_QUOTED_LINE;
+        let index = &lines[d.span.file as usize];
+        let line = index.line(d.span.start as usize);
+        let line_len = index.start(line + 1, &file.text) - index.start(line, &file.text);
+        let quote = line_len <= MAX_QUOTED_LINE;
         // Notes in other files cannot be drawn: say where they are instead.
         let mut help = d.help.clone();
         for (span, label) in &d.notes {
             if span.file != d.span.file {
                 let other = &sources[span.file as usize];
-                let (line, column) = other.line_col(span.start as usize);
+                let (line, column) =
+                    lines[span.file as usize].line_col(&other.text, span.start as usize);
                 let note = format!("{label}: {}:{line}:{column}", other.name);
                 help = Some(match help {
                     Some(h) => format!("{h}\n{note}"),
@@ -299,7 +303,7 @@ impl<'a> Report<'a> {
             }
         }
         if !quote {
-            let (line, column) = file.line_col(d.span.start as usize);
+            let (line, column) = index.line_col(&file.text, d.span.start as usize);
             let at = format!("at {}:{line}:{column} (line too long to quote)", file.name);
             help = Some(match help {
                 Some(h) => format!("{at}\n{h}"),
@@ -311,6 +315,8 @@ impl<'a> Report<'a> {
             source: Quoted {
                 name: &file.name,
                 text: &file.text,
+                lines,
+                file: d.span.file as usize,
             },
             quote,
             help,
@@ -372,11 +378,15 @@ impl miette::Diagnostic for Report<'_> {
     }
 }
 
-/// A named source file as miette reads it, borrowed.
+/// A named source file as miette reads it, borrowed. Spans are read from
+/// a window of lines found through the line index, so rendering many
+/// diagnostics of a large file stays linear.
 #[derive(Debug)]
 struct Quoted<'a> {
     name: &'a str,
     text: &'a str,
+    lines: Arc<Vec<LineIndex>>,
+    file: usize,
 }
 
 impl miette::SourceCode for Quoted<'_> {
@@ -386,16 +396,23 @@ impl miette::SourceCode for Quoted<'_> {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'b> + 'b>, miette::MietteError> {
-        let contents = self
-            .text
-            .read_span(span, context_lines_before, context_lines_after)?;
+        let index = &self.lines[self.file];
+        let first = index
+            .line(span.offset())
+            .saturating_sub(context_lines_before);
+        let last = index.line(span.offset() + span.len()) + context_lines_after + 2;
+        let start = index.start(first, self.text);
+        let end = index.start(last, self.text);
+        let window = &self.text[start..end];
+        let inner = miette::SourceSpan::from((span.offset().saturating_sub(start), span.len()));
+        let contents = window.read_span(&inner, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.to_string(),
             contents.data(),
-            *contents.span(),
-            contents.line(),
+            miette::SourceSpan::from((contents.span().offset() + start, contents.span().len())),
+            contents.line() + first,
             contents.column(),
-            contents.line_count(),
+            contents.line_count() + first,
         )))
     }
 }

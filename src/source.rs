@@ -42,14 +42,45 @@ impl Source {
         }
     }
 
-    /// The 1-based line and character column of a byte offset.
+    /// The 1-based line and character column of a byte offset. For many
+    /// lookups in one file, build a [`LineIndex`] once.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        LineIndex::new(&self.text).line_col(&self.text, offset)
+    }
+}
+
+/// Where each line of a text starts, for positions in O(log n).
+#[derive(Debug, Clone)]
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    /// Indexes the lines of `text`.
+    pub fn new(text: &str) -> LineIndex {
+        LineIndex(
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        )
+    }
+
+    /// The 0-based line holding a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.0
+            .partition_point(|&start| start <= offset)
+            .saturating_sub(1)
+    }
+
+    /// The byte offset where a 0-based line starts (the text's end past the last).
+    pub fn start(&self, line: usize, text: &str) -> usize {
+        self.0.get(line).copied().unwrap_or(text.len())
+    }
+
+    /// The 1-based line and character column of a byte offset in `text`.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let line = self.line(offset);
+        let column = text[self.0[line]..offset].chars().count() + 1;
+        (line + 1, column)
     }
 }
 

@@ -2,6 +2,7 @@
 //! every name is a small integer.
 
 pub(crate) mod expr;
+mod index;
 
 use std::sync::Arc;
 
@@ -188,13 +189,12 @@ impl RuleDef {
     }
 }
 
-/// Rules that an event of one signal can fire, by journey and stage.
+/// What an event of one signal touches.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SignalIndex {
-    /// Per journey with such rules, in declaration order.
-    pub journeys: Vec<JourneyRules>,
-    /// Top-level rules.
-    pub top: Vec<usize>,
+    /// The rules it can fire: per journey with such rules in declaration
+    /// order, then the top-level rules.
+    pub buckets: Vec<index::Bucket>,
     /// Rules `no … after S2` whose wait this signal starts.
     pub starts_wait: Vec<usize>,
     /// Rules `no S …` whose wait this signal cancels.
@@ -203,15 +203,6 @@ pub(crate) struct SignalIndex {
     pub remembered_by: Vec<usize>,
     /// Goals `(journey, goal)` this signal converts.
     pub goals: Vec<(usize, usize)>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct JourneyRules {
-    pub journey: usize,
-    /// Rules with no `in` clause: any stage, and outside the journey.
-    pub any: Vec<usize>,
-    /// `by_stage[s]`: rules whose `in` clause lists stage `s`.
-    pub by_stage: Vec<Vec<usize>>,
 }
 
 /// The names of a program, resolved to indexes.
@@ -724,32 +715,15 @@ impl<'a> Compiler<'a> {
 
     fn index(&self, program: &mut Program) {
         let mut index = vec![SignalIndex::default(); self.names.signals.len()];
+        // Rules fired by each signal, grouped by journey (top-level last).
+        let mut groups: Vec<Vec<(Option<usize>, Vec<usize>)>> = vec![Vec::new(); index.len()];
         for (id, rule) in program.rules.iter().enumerate() {
             match &rule.trigger {
                 TriggerDef::Signal { event, after } => {
-                    let entry = &mut index[event.signal];
-                    match rule.journey {
-                        None => entry.top.push(id),
-                        Some(j) => {
-                            if entry.journeys.last().is_none_or(|b| b.journey != j) {
-                                entry.journeys.push(JourneyRules {
-                                    journey: j,
-                                    any: Vec::new(),
-                                    by_stage: vec![Vec::new(); program.journeys[j].stages.len()],
-                                });
-                            }
-                            let Some(bucket) = entry.journeys.last_mut() else {
-                                continue;
-                            };
-                            match &rule.stages {
-                                None => bucket.any.push(id),
-                                Some(flags) => {
-                                    for (s, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
-                                        bucket.by_stage[s].push(id);
-                                    }
-                                }
-                            }
-                        }
+                    let group = &mut groups[event.signal];
+                    match group.last_mut() {
+                        Some((j, ids)) if *j == rule.journey => ids.push(id),
+                        _ => group.push((rule.journey, vec![id])),
                     }
                     if let Some((_, after)) = after {
                         index[after.signal].remembered_by.push(id);
@@ -764,6 +738,13 @@ impl<'a> Compiler<'a> {
                         program.journeys[j].stay_rules[*stage].push(id);
                     }
                 }
+            }
+        }
+        for (signal, group) in groups.into_iter().enumerate() {
+            for (journey, ids) in group {
+                let mut bucket = index::Bucket::new(journey);
+                bucket.build(&program.rules, &ids);
+                index[signal].buckets.push(bucket);
             }
         }
         for (j, journey) in program.journeys.iter().enumerate() {

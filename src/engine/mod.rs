@@ -236,19 +236,9 @@ impl Engine {
         }
         // Rules, by journey, then top-level.
         self.outs.clear();
-        for bucket in &index.journeys {
-            let stage = cust.stage(bucket.journey);
-            let by_stage: &[usize] = stage.map_or(&[], |s| &bucket.by_stage[s]);
-            let (mut a, mut b) = (bucket.any.iter().peekable(), by_stage.iter().peekable());
-            loop {
-                let next = match (a.peek(), b.peek()) {
-                    (Some(&&x), Some(&&y)) if x < y => a.next(),
-                    (Some(_), Some(_)) => b.next(),
-                    (Some(_), None) => a.next(),
-                    (None, Some(_)) => b.next(),
-                    (None, None) => break,
-                };
-                let Some(&rule) = next else { break };
+        for bucket in &index.buckets {
+            let stage = bucket.journey.and_then(|j| cust.stage(j));
+            bucket.visit(stage, event.at, &event.data, |rule| {
                 consider(
                     &program,
                     rule,
@@ -259,19 +249,7 @@ impl Engine {
                     &mut self.metrics,
                     &mut self.outs,
                 );
-            }
-        }
-        for &rule in &index.top {
-            consider(
-                &program,
-                rule,
-                cust,
-                &scope,
-                None,
-                &customer,
-                &mut self.metrics,
-                &mut self.outs,
-            );
+            });
         }
         resolve(
             &program,

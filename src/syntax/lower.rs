@@ -542,15 +542,15 @@ fn duration_ms(text: &str) -> Option<u64> {
 }
 
 fn expr(at: At, pair: Pair<'_, Rule>) -> Result<(Expr, usize), Diagnostic> {
-    let mut run = 0;
+    // Each prefix operator is a level of recursion in the Pratt parser
+    // (`a == not b == not c …` nests them), so bound their number first.
+    let mut prefixes = 0;
     for p in pair.clone().into_inner() {
         if matches!(p.as_rule(), Rule::not | Rule::neg) {
-            run += 1;
-            if run > MAX_EXPR_DEPTH {
+            prefixes += 1;
+            if prefixes > MAX_EXPR_DEPTH {
                 return Err(too_deep(at.span(&p)));
             }
-        } else {
-            run = 0;
         }
     }
     PRATT
