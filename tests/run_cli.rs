@@ -1,0 +1,268 @@
+//! `jrule run`: exit codes, stdin, `--strict`, `--state` and `--metrics`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec/examples");
+
+fn jrule(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jrule"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jrule runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("jrule finishes")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("run_cli")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn hotel() -> (String, String, String) {
+    (
+        format!("{EXAMPLES}/hotel.jr"),
+        std::fs::read_to_string(format!("{EXAMPLES}/hotel.events.jsonl")).expect("events"),
+        std::fs::read_to_string(format!("{EXAMPLES}/hotel.decisions.jsonl")).expect("decisions"),
+    )
+}
+
+#[test]
+fn events_from_stdin_give_the_expected_decisions() {
+    let (program, events, decisions) = hotel();
+    let out = jrule(&["run", &program, "--events", "-"], Some(&events));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), decisions);
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn a_rejected_line_is_reported_with_its_number_and_the_run_goes_on() {
+    let (program, events, decisions) = hotel();
+    let mut lines: Vec<&str> = events.lines().collect();
+    lines.insert(
+        2,
+        r#"{"customer":"c9","signal":"key_usd","time":"2026-03-01T12:30:00Z"}"#,
+    );
+    let out = jrule(&["run", &program, "--events", "-"], Some(&lines.join("\n")));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), decisions);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "-:3: event rejected: unknown signal `key_usd`\n"
+    );
+}
+
+#[test]
+fn strict_stops_at_the_first_rejected_event() {
+    let (program, events, decisions) = hotel();
+    let mut lines: Vec<&str> = events.lines().collect();
+    lines.insert(1, "{not json");
+    let out = jrule(
+        &["run", &program, "--events", "-", "--strict"],
+        Some(&lines.join("\n")),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let first = decisions.lines().next().expect("a decision");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{first}\n"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("-:2: event rejected: malformed JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn state_carries_over_between_runs() {
+    let (program, events, decisions) = hotel();
+    let dir = scratch("state");
+    let state = dir.join("state.json");
+    let state = state.to_str().expect("path");
+    let lines: Vec<&str> = events.lines().collect();
+    let (first, rest) = lines.split_at(3);
+    let a = jrule(
+        &["run", &program, "--events", "-", "--state", state],
+        Some(&first.join("\n")),
+    );
+    assert_eq!(a.status.code(), Some(0));
+    assert!(Path::new(state).exists());
+    let b = jrule(
+        &["run", &program, "--events", "-", "--state", state],
+        Some(&rest.join("\n")),
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let both = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    assert_eq!(both, decisions);
+    // The state knows the clock: replaying the first part again is out of order.
+    let again = jrule(
+        &["run", &program, "--events", "-", "--state", state],
+        Some(first[0]),
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("older than the engine's clock"));
+}
+
+#[test]
+fn a_corrupt_state_file_is_a_clear_error_and_is_left_alone() {
+    let (program, events, _) = hotel();
+    let dir = scratch("corrupt");
+    let state = dir.join("state.json");
+    std::fs::write(
+        &state,
+        r#"{"format":"jrule-state","version":1,"clock":5,"custo"#,
+    )
+    .expect("write");
+    let out = jrule(
+        &[
+            "run",
+            &program,
+            "--events",
+            "-",
+            "--state",
+            state.to_str().expect("path"),
+        ],
+        Some(&events),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("state") && err.contains("malformed state"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    let kept = std::fs::read_to_string(&state).expect("state");
+    assert!(kept.ends_with("\"custo"));
+}
+
+#[test]
+fn until_fires_the_timers_due_by_then() {
+    let (program, events, decisions) = hotel();
+    let c2_only: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains(r#""customer":"c2""#))
+        .collect();
+    let out = jrule(
+        &[
+            "run",
+            &program,
+            "--events",
+            "-",
+            "--until",
+            "2026-03-10T00:00:00Z",
+        ],
+        Some(&c2_only.join("\n")),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let expected: Vec<&str> = decisions
+        .lines()
+        .filter(|l| l.contains(r#""customer":"c2""#))
+        .collect();
+    // c2's app nudge falls due but is suppressed by `requires`: no new decision.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n", expected.join("\n"))
+    );
+    let bad = jrule(
+        &["run", &program, "--events", "-", "--until", "tomorrow"],
+        Some(""),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn metrics_count_rules_stages_and_goals() {
+    let (program, events, _) = hotel();
+    let dir = scratch("metrics");
+    let metrics = dir.join("metrics.json");
+    let out = jrule(
+        &[
+            "run",
+            &program,
+            "--events",
+            "-",
+            "--until",
+            "2026-03-10T00:00:00Z",
+            "--metrics",
+            metrics.to_str().expect("path"),
+        ],
+        Some(&events),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&metrics).expect("metrics")).expect("json");
+    let rule = |name: &str| {
+        json["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .find(|r| r["rule"] == name)
+            .cloned()
+            .expect("rule")
+    };
+    assert_eq!(rule("booked")["fired"], 2);
+    assert_eq!(rule("booked")["decisions"], 2);
+    assert_eq!(rule("nudge_app")["fired"], 1);
+    assert_eq!(rule("nudge_app")["suppressed"], 1);
+    assert_eq!(rule("nudge_app")["decisions"], 0);
+    assert_eq!(rule("room_service")["decisions"], 1);
+    let stay = &json["journeys"][0];
+    assert_eq!(stay["journey"], "stay");
+    assert_eq!(stay["entered"]["booked"], 2);
+    assert_eq!(stay["entered"]["in_room"], 1);
+    assert_eq!(stay["goals"][0]["signal"], "room_service_ordered");
+}
+
+#[test]
+fn usage_and_io_problems_exit_2() {
+    let (program, _, _) = hotel();
+    assert_eq!(jrule(&["run", &program], None).status.code(), Some(2));
+    assert_eq!(
+        jrule(&["run", &program, "--events", "/no/such/file.jsonl"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    let broken = jrule(&["run", "/no/such/program.jr", "--events", "-"], Some(""))
+        .status
+        .code();
+    assert_eq!(broken, Some(2));
+    let dir = scratch("bad_program");
+    let bad = dir.join("bad.jr");
+    std::fs::write(&bad, "when nothing then nobody\n").expect("write");
+    let out = jrule(
+        &["run", bad.to_str().expect("path"), "--events", "-"],
+        Some(""),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("jrule::unknown_signal"));
+}
