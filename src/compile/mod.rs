@@ -58,6 +58,17 @@ pub(crate) struct FieldDef {
     pub default: Option<crate::value::Value>,
 }
 
+impl FieldDef {
+    fn declared(name: &str, info: &crate::check::FieldInfo) -> FieldDef {
+        FieldDef {
+            name: Arc::from(name),
+            ty: info.ty,
+            optional: info.optional,
+            default: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SignalDef {
     pub name: Arc<str>,
@@ -235,12 +246,7 @@ impl Names {
                     fields: info
                         .fields
                         .iter()
-                        .map(|(n, f)| FieldDef {
-                            name: arc(n),
-                            ty: f.ty,
-                            optional: f.optional,
-                            default: None,
-                        })
+                        .map(|(n, f)| FieldDef::declared(n, f))
                         .collect(),
                 })
                 .collect(),
@@ -379,12 +385,7 @@ impl<'a> Compiler<'a> {
             .symbols
             .customer
             .iter()
-            .map(|(n, f)| FieldDef {
-                name: Arc::from(n.as_str()),
-                ty: f.ty,
-                optional: f.optional,
-                default: None,
-            })
+            .map(|(n, f)| FieldDef::declared(n, f))
             .collect();
         for item in &items {
             if let Item::Customer(c) = item {
@@ -421,12 +422,7 @@ impl<'a> Compiler<'a> {
                 params: info
                     .params
                     .iter()
-                    .map(|(n, f)| FieldDef {
-                        name: Arc::from(n.as_str()),
-                        ty: f.ty,
-                        optional: f.optional,
-                        default: None,
-                    })
+                    .map(|(n, f)| FieldDef::declared(n, f))
                     .collect(),
                 requires: None,
                 exclusive: info.exclusive,

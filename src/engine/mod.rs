@@ -237,18 +237,15 @@ impl Engine {
         // Rules, by journey, then top-level.
         self.outs.clear();
         for bucket in &index.buckets {
-            let stage = bucket.journey.and_then(|j| cust.stage(j));
-            bucket.visit(stage, event.at, &event.data, |rule| {
-                consider(
-                    &program,
-                    rule,
-                    cust,
-                    &scope,
-                    stage,
-                    &customer,
-                    &mut self.metrics,
-                    &mut self.outs,
-                );
+            let firing = Firing {
+                program: &program,
+                cust,
+                scope: &scope,
+                stage: bucket.journey.and_then(|j| cust.stage(j)),
+                customer: &customer,
+            };
+            bucket.visit(firing.stage, event.at, &event.data, |rule| {
+                firing.consider(rule, &mut self.metrics, &mut self.outs);
             });
         }
         resolve(
@@ -387,16 +384,14 @@ impl Engine {
                     profile,
                 },
             };
-            fire(
-                &program,
-                rule_id,
+            let firing = Firing {
+                program: &program,
                 cust,
-                &scope,
+                scope: &scope,
                 stage,
-                &key.customer,
-                &mut self.metrics,
-                &mut self.outs,
-            );
+                customer: &key.customer,
+            };
+            firing.fire(rule_id, &mut self.metrics, &mut self.outs);
         }
         resolve(
             &program,
@@ -433,94 +428,81 @@ fn prune(program: &Program, cust: &mut Customer, t: i64) {
         });
 }
 
-/// Checks an event-triggered rule's filters, then fires it if it holds.
-#[allow(clippy::too_many_arguments)]
-fn consider(
-    program: &Program,
-    rule_id: usize,
-    cust: &Customer,
-    scope: &Scope<'_>,
+/// What a rule is evaluated against: one customer at one moment.
+struct Firing<'a> {
+    program: &'a Program,
+    cust: &'a Customer,
+    scope: &'a Scope<'a>,
+    /// The customer's stage in the rule's journey, as the event found it.
     stage: Option<usize>,
-    customer: &str,
-    metrics: &mut Metrics,
-    outs: &mut Vec<Out>,
-) {
-    let rule = &program.rules[rule_id];
-    let TriggerDef::Signal { event, after } = &rule.trigger else {
-        return;
-    };
-    if !event.passes(scope.at, scope.via) || !rule.in_stage(stage) {
-        return;
-    }
-    if let Some((within, _)) = after {
-        let remembered = cust.memory.iter().find(|(r, _)| *r == rule_id);
-        if remembered.is_none_or(|&(_, when)| scope.time.saturating_sub(when) > *within) {
-            return;
-        }
-    }
-    fire(
-        program, rule_id, cust, scope, stage, customer, metrics, outs,
-    );
+    customer: &'a str,
 }
 
-/// Evaluates a rule whose trigger matched: condition, cap, actions.
-#[allow(clippy::too_many_arguments)]
-fn fire(
-    program: &Program,
-    rule_id: usize,
-    cust: &Customer,
-    scope: &Scope<'_>,
-    stage: Option<usize>,
-    customer: &str,
-    metrics: &mut Metrics,
-    outs: &mut Vec<Out>,
-) {
-    let rule = &program.rules[rule_id];
-    if !rule.in_stage(stage) {
-        return;
-    }
-    if let Some(condition) = &rule.condition {
-        match condition.holds(scope) {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(_) => {
-                metrics.rules[rule_id].errors += 1;
+impl Firing<'_> {
+    /// Checks an event-triggered rule's filters, then fires it if it holds.
+    fn consider(&self, rule_id: usize, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+        let rule = &self.program.rules[rule_id];
+        let TriggerDef::Signal { event, after } = &rule.trigger else {
+            return;
+        };
+        if !event.passes(self.scope.at, self.scope.via) {
+            return;
+        }
+        if let Some((within, _)) = after {
+            let remembered = self.cust.memory.iter().find(|(r, _)| *r == rule_id);
+            if remembered.is_none_or(|&(_, when)| self.scope.time.saturating_sub(when) > *within) {
                 return;
             }
         }
+        self.fire(rule_id, metrics, outs);
     }
-    if let Some((count, per)) = rule.limit {
-        let recent = cust
-            .caps
-            .iter()
-            .find(|(r, _)| *r == rule_id)
-            .map_or(0, |(_, times)| {
-                times
-                    .iter()
-                    .filter(|&&x| x > scope.time.saturating_sub(per))
-                    .count()
-            });
-        if recent >= count {
-            metrics.rules[rule_id].capped += 1;
+
+    /// Evaluates a rule whose trigger matched: stage, condition, cap, actions.
+    fn fire(&self, rule_id: usize, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+        let rule = &self.program.rules[rule_id];
+        if !rule.in_stage(self.stage) {
             return;
         }
-    }
-    let mark = outs.len();
-    outs.push(Out::Fired { rule: rule_id });
-    if steps(
-        program,
-        rule_id,
-        rule,
-        &rule.steps,
-        None,
-        scope,
-        customer,
-        outs,
-    )
-    .is_err()
-    {
-        outs.truncate(mark);
-        metrics.rules[rule_id].errors += 1;
+        if let Some(condition) = &rule.condition {
+            match condition.holds(self.scope) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(_) => {
+                    metrics.rules[rule_id].errors += 1;
+                    return;
+                }
+            }
+        }
+        if let Some((count, per)) = rule.limit {
+            let since = self.scope.time.saturating_sub(per);
+            let recent = self
+                .cust
+                .caps
+                .iter()
+                .find(|(r, _)| *r == rule_id)
+                .map_or(0, |(_, times)| times.iter().filter(|&&x| x > since).count());
+            if recent >= count {
+                metrics.rules[rule_id].capped += 1;
+                return;
+            }
+        }
+        let mark = outs.len();
+        outs.push(Out::Fired { rule: rule_id });
+        if steps(
+            self.program,
+            rule_id,
+            rule,
+            &rule.steps,
+            None,
+            self.scope,
+            self.customer,
+            outs,
+        )
+        .is_err()
+        {
+            outs.truncate(mark);
+            metrics.rules[rule_id].errors += 1;
+        }
     }
 }
 

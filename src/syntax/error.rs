@@ -56,7 +56,7 @@ pub(super) fn syntax_error(
 }
 
 /// The reserved words (as in the grammar's `keyword` rule).
-const KEYWORDS: [&str; 40] = [
+pub const KEYWORDS: [&str; 40] = [
     "places",
     "channels",
     "enum",

@@ -11,6 +11,7 @@ use pest::Parser;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{Source, Span, MAX_SOURCE_BYTES};
 
+pub use error::KEYWORDS;
 pub use scan::MAX_NESTING;
 
 /// The most syntax errors reported for one file.
