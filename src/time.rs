@@ -1,6 +1,10 @@
 //! Timestamps: milliseconds since the Unix epoch, read from RFC 3339 and
 //! written back in UTC.
 
+/// The times jrule reads and writes: 0000-01-01T00:00:00Z to
+/// 9999-12-31T23:59:59.999Z, in milliseconds since the epoch.
+pub const IN_RANGE: std::ops::RangeInclusive<i64> = -62_167_219_200_000..=253_402_300_799_999;
+
 /// Parses an RFC 3339 timestamp (`2026-03-01T22:15:00Z`,
 /// `2026-03-01T23:15:00.250+01:00`) into milliseconds since the epoch.
 /// Digits of a fraction beyond milliseconds are dropped.
@@ -147,6 +151,18 @@ mod tests {
         assert_eq!(
             parse_rfc3339("2026-03-01T22:15:00Z"),
             Some(1_772_403_300_000)
+        );
+    }
+
+    #[test]
+    fn range_ends() {
+        assert_eq!(
+            parse_rfc3339("0000-01-01T00:00:00Z"),
+            Some(*IN_RANGE.start())
+        );
+        assert_eq!(
+            parse_rfc3339("9999-12-31T23:59:59.999Z"),
+            Some(*IN_RANGE.end())
         );
     }
 

@@ -82,23 +82,26 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut decisions = Vec::new();
     let mut rejected = 0usize;
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut input = input;
     let mut number = 0usize;
     loop {
         line.clear();
         let n = input
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .map_err(|e| format!("cannot read `{name}`: {e}"))?;
         if n == 0 {
             break;
         }
         number += 1;
-        let text = line.trim();
-        if text.is_empty() {
+        let end = line
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        if end == 0 {
             continue;
         }
-        let result = Event::from_json(&program, text)
+        let result = Event::from_json_bytes(&program, &line[..end])
             .and_then(|event| engine.process_into(&event, &mut decisions));
         if let Err(e) = result {
             rejected += 1;

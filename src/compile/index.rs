@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::expr::CExpr;
-use super::{RuleDef, TriggerDef};
+use super::{FieldDef, RuleDef, TriggerDef};
 use crate::syntax::ast::BinaryOp;
+use crate::types::Base;
 use crate::value::Value;
 
 /// Any stage, any place, or no anchor value: the wildcard of a key part.
@@ -39,7 +40,16 @@ impl Bucket {
     }
 
     /// Adds rules (numbered in decision order, added in that order).
-    pub(crate) fn build(&mut self, rules: &[RuleDef], ids: &[usize]) {
+    /// `fields` are the signal's fields.
+    pub(crate) fn build(&mut self, rules: &[RuleDef], ids: &[usize], fields: &[FieldDef]) {
+        // Only fields whose values compare exactly can anchor (not floats:
+        // `event.x == 1` holds for 1.0).
+        let exact = |f: usize| {
+            fields
+                .get(f)
+                .is_some_and(|d| !d.ty.list && !matches!(d.ty.base, Base::Float | Base::Unknown))
+        };
+        let anchor_of = |rule: &RuleDef| anchor_of(rule).filter(|(f, _)| exact(*f));
         // The field anchored by the most rules partitions them.
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for &id in ids {

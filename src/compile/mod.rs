@@ -739,7 +739,7 @@ impl<'a> Compiler<'a> {
         for (signal, group) in groups.into_iter().enumerate() {
             for (journey, ids) in group {
                 let mut bucket = index::Bucket::new(journey);
-                bucket.build(&program.rules, &ids);
+                bucket.build(&program.rules, &ids, &self.names.signals[signal].fields);
                 index[signal].buckets.push(bucket);
             }
         }

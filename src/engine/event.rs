@@ -68,6 +68,14 @@ impl Event {
         Event::from_value(program, &json)
     }
 
+    /// Reads an event from the bytes of one JSON object; bytes that are
+    /// not UTF-8 make it malformed JSON.
+    pub fn from_json_bytes(program: &Program, bytes: &[u8]) -> Result<Event, EventError> {
+        let json: Json =
+            serde_json::from_slice(bytes).map_err(|e| EventError::Json(e.to_string()))?;
+        Event::from_value(program, &json)
+    }
+
     /// Reads an event from a parsed JSON value.
     pub fn from_value(program: &Program, json: &Json) -> Result<Event, EventError> {
         let object = json.as_object().ok_or(EventError::NotAnObject)?;
@@ -158,7 +166,8 @@ fn describe(v: &Json) -> String {
     match v {
         Json::Null => "null".into(),
         Json::Bool(_) => "a bool".into(),
-        Json::Number(n) if n.is_i64() || n.is_u64() => "an integer".into(),
+        Json::Number(n) if n.is_i64() => "an integer".into(),
+        Json::Number(n) if n.is_u64() => "an integer beyond the range of an int".into(),
         Json::Number(_) => "a number".into(),
         Json::String(s) => format!("the text {:?}", truncate(s)),
         Json::Array(_) => "a list".into(),
@@ -241,17 +250,19 @@ impl<'p> EventBuilder<'p> {
     /// Sets a data field of the signal.
     pub fn field(mut self, name: &str, value: Value) -> Result<Self, EventError> {
         let (i, def) = self.data_field(name)?;
-        check_type(def, &value, &self.program.names)?;
+        let value = check_type(def, value, &self.program.names)?;
         self.event.data[i] = Some(value);
         Ok(self)
     }
 
     /// Sets a profile field before the rules run.
+    /// A required field cannot be set to `None`.
     pub fn profile(mut self, name: &str, value: Option<Value>) -> Result<Self, EventError> {
         let (i, def) = profile_field(self.program, name)?;
-        if let Some(v) = &value {
-            check_type(def, v, &self.program.names)?;
-        }
+        let value = match value {
+            Some(v) => Some(check_type(def, v, &self.program.names)?),
+            None => not_null(def)?,
+        };
         self.event.profile.push((i, value));
         Ok(self)
     }
@@ -282,7 +293,7 @@ impl<'p> EventBuilder<'p> {
     fn json_profile(mut self, name: &str, json: &Json) -> Result<Self, EventError> {
         let (i, def) = profile_field(self.program, name)?;
         let value = if json.is_null() {
-            None
+            not_null(def)?
         } else {
             Some(from_json(def, json, &self.program.names)?)
         };
@@ -345,18 +356,41 @@ fn type_name(ty: Ty, names: &Names) -> String {
     }
 }
 
-fn check_type(def: &FieldDef, value: &Value, names: &Names) -> Result<(), EventError> {
-    let symbols_ok = |v: &Value| match v {
+/// An optional field may be made absent; a required one may not.
+fn not_null(def: &FieldDef) -> Result<Option<Value>, EventError> {
+    if def.optional {
+        Ok(None)
+    } else {
+        Err(EventError::WrongType {
+            field: def.name.to_string(),
+            expected: "a value (the field is not optional)".to_string(),
+            found: "null".to_string(),
+        })
+    }
+}
+
+/// Checks a value built in Rust against the field's type; an int given for
+/// a float becomes a float, as it would read from JSON.
+fn check_type(def: &FieldDef, value: Value, names: &Names) -> Result<Value, EventError> {
+    let valid = |v: &Value| match v {
         Value::Symbol(s) => (*s as usize) < names.names_of(def.ty).len(),
+        Value::Float(f) => f.is_finite(),
         _ => true,
     };
     let ok = value.fits(def.ty)
-        && match value {
-            Value::List(items) => items.iter().all(symbols_ok),
-            v => symbols_ok(v),
+        && match &value {
+            Value::List(items) => items.iter().all(valid),
+            v => valid(v),
         };
+    let widen = |v: Value| match v {
+        Value::Int(i) if def.ty.base == Base::Float => Value::Float(i as f64),
+        other => other,
+    };
     if ok {
-        Ok(())
+        Ok(match value {
+            Value::List(items) => Value::List(items.into_iter().map(widen).collect()),
+            v => widen(v),
+        })
     } else {
         Err(EventError::WrongType {
             field: def.name.to_string(),

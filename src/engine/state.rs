@@ -292,6 +292,11 @@ impl Engine {
                         })?;
                     let f = &p.names.customer[i];
                     values[i] = if json.is_null() {
+                        if !f.optional {
+                            return Err(StateError(format!(
+                                "{at}.profile.{name}: a required field cannot be null"
+                            )));
+                        }
                         None
                     } else {
                         Some(value_from_json(f.ty, json, &p.names).ok_or_else(|| {
@@ -393,6 +398,16 @@ impl Engine {
                                         },
                                     )?,
                                 );
+                            }
+                            if let Some(missing) = fields
+                                .iter()
+                                .zip(&data)
+                                .find(|(f, v)| v.is_none() && !f.optional)
+                            {
+                                return Err(StateError(format!(
+                                    "{at}.timers: the kept event lacks required field `{}`",
+                                    missing.0.name
+                                )));
                             }
                             let place = |n: &Option<String>,
                                      list: &[Arc<str>]|
