@@ -22,3 +22,4 @@ pub mod engine;
 
 pub use engine::{Decision, Engine, Event, EventBuilder, EventError, Metrics, State, StateError};
 pub use value::Value;
+pub mod workload;

@@ -513,7 +513,7 @@ fn generated_stream_exercises_every_feature() {
     // Timers fired at their deadlines, between events.
     let event_times: std::collections::HashSet<i64> = events.iter().map(Event::time).collect();
     assert!(
-        decisions.iter().any(|d| !event_times.contains(&d.time)),
+        decisions.iter().any(|d| !event_times.contains(&d.time())),
         "no decision made by a timer between events"
     );
     assert!(decisions.len() > 200, "only {} decisions", decisions.len());
@@ -596,8 +596,8 @@ fn arms_for(program: &Arc<Program>, order: &[usize]) -> BTreeMap<String, String>
         let decisions = engine.process(&event).expect("process");
         assert_eq!(decisions.len(), 1, "{customer}: {decisions:?}");
         let d = &decisions[0];
-        assert_eq!(&*d.customer, customer);
-        let arm = d.arm.as_deref().expect("an arm").to_string();
+        assert_eq!(d.customer(), customer);
+        let arm = d.arm().expect("an arm").to_string();
         let json: Json = serde_json::from_str(&d.to_json()).expect("decision JSON");
         let shown = json["args"]["variant"].as_str().expect("text").to_string();
         assert_eq!(arm, shown, "the arm's own action");
@@ -687,13 +687,13 @@ fn split_of_a_top_level_rule_hashes_an_empty_journey() {
             .expect("event");
         let d = engine.process(&e).expect("process");
         assert_eq!(d.len(), 1);
-        assert_eq!(&*d[0].rule, "L4");
+        assert_eq!(d[0].rule(), "L4");
         let want = if documented_bucket(&customer, "", "L4") < 50 {
             "x"
         } else {
             "y"
         };
-        assert_eq!(d[0].arm.as_deref(), Some(want), "{customer}");
+        assert_eq!(d[0].arm(), Some(want), "{customer}");
     }
 }
 
@@ -1480,7 +1480,7 @@ fn four_engines_on_four_threads_match_one() {
         let (out, engine) = h.join().expect("shard thread");
         for d in &out {
             assert_eq!(
-                shard_of(&d.customer, 4),
+                shard_of(d.customer(), 4),
                 engines.len(),
                 "decision in the wrong shard"
             );
@@ -1625,8 +1625,8 @@ fn hotel_room_service_cap_and_stall() {
     let at = |t: &str| -> Vec<String> {
         decisions
             .iter()
-            .filter(|d| jrule::time::format_rfc3339(d.time) == t)
-            .map(|d| format!("{}:{}:{}", d.customer, d.rule, d.action))
+            .filter(|d| jrule::time::format_rfc3339(d.time()) == t)
+            .map(|d| format!("{}:{}:{}", d.customer(), d.rule(), d.action()))
             .collect()
     };
     // 20:00: capped; spa_test fires in in_room (offer is exclusive, but

@@ -1,5 +1,6 @@
 //! The subcommands of `jrule`, one function each, testable without a process.
 
+pub mod bench;
 pub mod check;
 pub mod run;
 
@@ -31,7 +32,13 @@ enum Command {
     Check(check::CheckArgs),
     /// Replay events through a program; write decisions as JSON Lines.
     Run(run::RunArgs),
+    /// Measure throughput, latency, allocations and memory.
+    Bench(bench::BenchArgs),
 }
+
+/// Heap counters the binary's allocator keeps: allocations so far, and
+/// bytes live now.
+pub type HeapStats = fn() -> (u64, i64);
 
 /// Output format of diagnostics.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -43,8 +50,9 @@ pub enum Format {
     Json,
 }
 
-/// Runs a parsed command line; returns the exit status.
-pub fn run(cli: Cli) -> u8 {
+/// Runs a parsed command line; returns the exit status. `heap` reads the
+/// allocator's counters, when the binary keeps them.
+pub fn run(cli: Cli, heap: Option<HeapStats>) -> u8 {
     match cli.command {
         Command::Check(args) => check::run(
             &args,
@@ -54,6 +62,9 @@ pub fn run(cli: Cli) -> u8 {
         ),
         Command::Run(args) => {
             run::run(&args, &mut std::io::stdout().lock(), &mut std::io::stderr())
+        }
+        Command::Bench(args) => {
+            bench::run(&args, &mut std::io::stdout(), &mut std::io::stderr(), heap)
         }
     }
 }

@@ -13,9 +13,22 @@ use crate::syntax::ast::BinaryOp;
 use crate::types::Base;
 use crate::value::Value;
 
-/// Any stage, any place, or no anchor value: the wildcard of a key part.
+/// Any stage or any place: the wildcard of a key part.
 pub(crate) const ANY: u32 = u32::MAX;
-const NO_ANCHOR: u64 = u64::MAX;
+
+/// Which list: stage (or [`ANY`]), place (or [`ANY`]), anchor value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    stage: u32,
+    place: u32,
+    /// The anchor value's key, when the rules require one.
+    value: Option<u64>,
+}
+
+/// Set on a list entry whose rule's `where` is exactly the anchor, over a
+/// value compared exactly: finding the rule in that list proves the
+/// condition, so it is not evaluated again.
+const PROVEN: u32 = 1 << 31;
 
 /// Lists of rules that share a stage, a place and an anchor value.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +41,46 @@ pub(crate) struct Bucket {
     staged: bool,
     placed: bool,
     anchored: bool,
-    lists: HashMap<(u32, u32, u64), Vec<usize>, BuildHasherDefault<Mix>>,
+    lists: HashMap<Key, List, BuildHasherDefault<Mix>>,
+    /// The lists of any stage and place by small exact anchor value
+    /// (enum values, places, channels, small ints): one load, no probing.
+    direct: Vec<List>,
+}
+
+/// A list of rule entries, kept inline when it holds one (the common case
+/// of an equality anchor), to save a memory load per event.
+#[derive(Debug, Clone)]
+enum List {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Default for List {
+    fn default() -> List {
+        List::Many(Vec::new())
+    }
+}
+
+impl List {
+    fn push(&mut self, entry: u32) {
+        match self {
+            List::One(first) if *first == entry => {}
+            List::One(first) => *self = List::Many(vec![*first, entry]),
+            List::Many(v) if v.is_empty() => *self = List::One(entry),
+            List::Many(v) => {
+                if v.last() != Some(&entry) {
+                    v.push(entry);
+                }
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            List::One(e) => std::slice::from_ref(e),
+            List::Many(v) => v,
+        }
+    }
 }
 
 impl Bucket {
@@ -49,11 +101,11 @@ impl Bucket {
                 .get(f)
                 .is_some_and(|d| !d.ty.list && !matches!(d.ty.base, Base::Float | Base::Unknown))
         };
-        let anchor_of = |rule: &RuleDef| anchor_of(rule).filter(|(f, _)| exact(*f));
+        let anchor_of = |rule: &RuleDef| anchor_of(rule).filter(|(f, _, _)| exact(*f));
         // The field anchored by the most rules partitions them.
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for &id in ids {
-            if let Some((field, _)) = anchor_of(&rules[id]) {
+            if let Some((field, _, _)) = anchor_of(&rules[id]) {
                 *counts.entry(field).or_default() += 1;
             }
         }
@@ -76,114 +128,145 @@ impl Bucket {
                 TriggerDef::Signal { event, .. } if !event.at.is_empty() => event.at.clone(),
                 _ => vec![ANY],
             };
-            let anchors: Vec<u64> = match anchor_of(rule) {
-                Some((field, values)) if Some(field) == self.anchor => {
-                    values.iter().map(hash_value).collect()
+            let (anchors, proven): (Vec<Option<u64>>, bool) = match anchor_of(rule) {
+                Some((field, values, whole)) if Some(field) == self.anchor => {
+                    let keys: Vec<(u64, bool)> = values.iter().map(value_key).collect();
+                    let exact = keys.iter().all(|k| k.1);
+                    (
+                        keys.into_iter().map(|k| Some(k.0)).collect(),
+                        whole && exact,
+                    )
                 }
-                _ => vec![NO_ANCHOR],
+                _ => (vec![None], false),
             };
             self.staged |= stages[0] != ANY;
             self.placed |= places[0] != ANY;
-            self.anchored |= anchors[0] != NO_ANCHOR;
-            for &s in &stages {
-                for &p in &places {
-                    for &a in &anchors {
-                        let list = self.lists.entry((s, p, a)).or_default();
-                        if list.last() != Some(&id) {
-                            list.push(id);
-                        }
+            self.anchored |= anchors[0].is_some();
+            let entry = id as u32 | if proven { PROVEN } else { 0 };
+            for &stage in &stages {
+                for &place in &places {
+                    for &value in &anchors {
+                        self.lists
+                            .entry(Key {
+                                stage,
+                                place,
+                                value,
+                            })
+                            .or_default()
+                            .push(entry);
                     }
                 }
+            }
+        }
+        let exact_anchor = self.anchor.is_some_and(|f| {
+            fields
+                .get(f)
+                .is_some_and(|d| !matches!(d.ty.base, Base::Text | Base::Float | Base::Unknown))
+        });
+        self.tabulate(exact_anchor);
+    }
+
+    /// Moves the lists of small exact anchor values into `direct`.
+    fn tabulate(&mut self, exact: bool) {
+        const LIMIT: u64 = 1 << 16;
+        let small: Vec<Key> = self
+            .lists
+            .keys()
+            .filter(|k| k.stage == ANY && k.place == ANY && k.value.is_some_and(|v| v < LIMIT))
+            .copied()
+            .collect();
+        if !exact || small.is_empty() {
+            return;
+        }
+        let size = small.iter().filter_map(|k| k.value).max().unwrap_or(0) as usize + 1;
+        // Only when the table is dense enough to be worth its memory.
+        if size > 4 * small.len() + 64 {
+            return;
+        }
+        self.direct = vec![List::default(); size];
+        for key in small {
+            if let (Some(list), Some(v)) = (self.lists.remove(&key), key.value) {
+                self.direct[v as usize] = list;
             }
         }
     }
 
     /// The rules that can fire for an event in `stage` at `place` with
-    /// `data`, in decision order, passed one by one to `visit`.
+    /// `data`, in decision order, passed one by one to `visit` with whether
+    /// their `where` is already proven.
     pub(crate) fn visit(
         &self,
         stage: Option<usize>,
         place: Option<u32>,
         data: &[Option<Value>],
-        mut visit: impl FnMut(usize),
+        mut visit: impl FnMut(usize, bool),
     ) {
-        let mut found: [&[usize]; 8] = [&[]; 8];
+        let mut found: [&[u32]; 8] = [&[]; 8];
         let mut n = 0;
-        let stages = [
-            ANY,
-            if self.staged {
-                stage.map_or(ANY, |s| s as u32)
-            } else {
-                ANY
-            },
-        ];
-        let places = [
-            ANY,
-            if self.placed {
-                place.unwrap_or(ANY)
-            } else {
-                ANY
-            },
-        ];
+        let stage = stage.map(|s| s as u32).filter(|_| self.staged);
+        let place = place.filter(|_| self.placed);
         let value = self
             .anchor
             .filter(|_| self.anchored)
             .and_then(|f| data.get(f))
-            .and_then(Option::as_ref);
-        let anchors = [NO_ANCHOR, value.map_or(NO_ANCHOR, hash_value)];
-        for (i, &s) in stages.iter().enumerate() {
-            if i == 1 && s == ANY {
-                continue;
-            }
-            for (j, &p) in places.iter().enumerate() {
-                if j == 1 && p == ANY {
-                    continue;
-                }
-                for (k, &a) in anchors.iter().enumerate() {
-                    if k == 1 && a == NO_ANCHOR {
-                        continue;
-                    }
-                    if let Some(list) = self.lists.get(&(s, p, a)) {
-                        found[n] = list;
+            .and_then(Option::as_ref)
+            .map(|v| value_key(v).0);
+        for stage in [Some(ANY), stage].into_iter().flatten() {
+            for place in [Some(ANY), place].into_iter().flatten() {
+                for value in [Some(None), value.map(Some)].into_iter().flatten() {
+                    let list = match value {
+                        Some(v) if stage == ANY && place == ANY && !self.direct.is_empty() => {
+                            self.direct.get(v as usize)
+                        }
+                        _ => self.lists.get(&Key {
+                            stage,
+                            place,
+                            value,
+                        }),
+                    };
+                    if let Some(list) = list.filter(|l| !l.as_slice().is_empty()) {
+                        found[n] = list.as_slice();
                         n += 1;
                     }
                 }
             }
         }
         let lists = &mut found[..n];
+        let mut emit = |entry: u32| visit((entry & !PROVEN) as usize, entry & PROVEN != 0);
         if let [only] = lists {
-            only.iter().for_each(|&id| visit(id));
+            only.iter().for_each(|&e| emit(e));
             return;
         }
-        // Merge the sorted lists.
+        // Merge the lists, sorted by rule number.
         loop {
-            let mut best: Option<(usize, usize)> = None;
+            let mut best: Option<(usize, u32)> = None;
             for (i, list) in lists.iter().enumerate() {
                 if let Some(&head) = list.first() {
-                    if best.is_none_or(|(_, b)| head < b) {
+                    if best.is_none_or(|(_, b)| head & !PROVEN < b & !PROVEN) {
                         best = Some((i, head));
                     }
                 }
             }
-            let Some((i, id)) = best else { break };
+            let Some((i, entry)) = best else { break };
             lists[i] = &lists[i][1..];
-            visit(id);
+            emit(entry);
         }
     }
 }
 
 /// The event field and values a rule's `where` requires, if it requires any:
-/// a conjunct `event.k == v` or `event.k in [v, …]` over exact values.
-fn anchor_of(rule: &RuleDef) -> Option<(usize, Vec<Value>)> {
+/// a conjunct `event.k == v` or `event.k in [v, …]` over exact values; and
+/// whether that conjunct is the whole condition.
+fn anchor_of(rule: &RuleDef) -> Option<(usize, Vec<Value>, bool)> {
+    let c = rule.condition.as_ref()?;
     let mut found = None;
-    if let Some(c) = &rule.condition {
-        conjuncts(c, &mut |e| {
-            if found.is_none() {
-                found = anchor(e);
-            }
-        });
-    }
-    found
+    conjuncts(c, &mut |e| {
+        if found.is_none() {
+            found = anchor(e);
+        }
+    });
+    let whole = !matches!(c, CExpr::Binary(BinaryOp::And, ..));
+    found.map(|(f, v)| (f, v, whole))
 }
 
 fn conjuncts<'a>(e: &'a CExpr, f: &mut impl FnMut(&'a CExpr)) {
@@ -224,30 +307,21 @@ fn anchor(e: &CExpr) -> Option<(usize, Vec<Value>)> {
     }
 }
 
-/// A 64-bit hash of an exact value; equal values hash alike. A collision
-/// only costs an evaluation: the `where` is always evaluated in full.
-fn hash_value(v: &Value) -> u64 {
-    let mut h = Mix::default();
+/// The key of an anchor value, and whether it is exact. One field's values
+/// share a type, so ints, durations, symbols and bools are their own key;
+/// text is hashed (a collision only costs an evaluation of the `where`).
+fn value_key(v: &Value) -> (u64, bool) {
     match v {
-        Value::Int(i) | Value::Duration(i) => {
-            h.write_u8(1);
-            h.write_u64(*i as u64);
-        }
+        Value::Int(i) | Value::Duration(i) => (*i as u64, true),
+        Value::Symbol(s) => (u64::from(*s), true),
+        Value::Bool(b) => (u64::from(*b), true),
         Value::Text(t) => {
-            h.write_u8(2);
+            let mut h = Mix::default();
             h.write(t.as_bytes());
+            (h.finish(), false)
         }
-        Value::Bool(b) => {
-            h.write_u8(3);
-            h.write_u8(u8::from(*b));
-        }
-        Value::Symbol(s) => {
-            h.write_u8(4);
-            h.write_u64(u64::from(*s));
-        }
-        Value::Float(_) | Value::List(_) => h.write_u8(5),
+        Value::Float(_) | Value::List(_) => (0, false),
     }
-    h.finish()
 }
 
 /// A small, fast hasher (FxHash's multiply-rotate) for keys the program

@@ -4,6 +4,7 @@
 pub(crate) mod expr;
 mod index;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::check::{Checked, Symbols};
@@ -78,7 +79,6 @@ pub(crate) struct SignalDef {
 #[derive(Debug, Clone)]
 pub(crate) struct ActionDef {
     pub name: Arc<str>,
-    pub params: Vec<FieldDef>,
     pub requires: Option<CExpr>,
     pub exclusive: bool,
 }
@@ -99,9 +99,35 @@ pub(crate) struct JourneyDef {
     pub goals: Vec<GoalDef>,
     /// `stay_rules[stage]`: the `when in STAGE for D` rules of each stage.
     pub stay_rules: Vec<Vec<usize>>,
+    /// The arguments of each allowed move (from outside: `None`), shared
+    /// by every decision that makes it.
+    pub moves: HashMap<(Option<usize>, usize), MoveArgs>,
 }
 
+/// The `from`/`to` arguments of a move decision.
+pub(crate) type MoveArgs = Arc<[(Arc<str>, crate::engine::Arg)]>;
+
 impl JourneyDef {
+    /// The arguments of a move decision (shared when the move is allowed).
+    pub(crate) fn move_args(&self, from: Option<usize>, to: usize, words: &Words) -> MoveArgs {
+        if let Some(args) = self.moves.get(&(from, to)) {
+            return Arc::clone(args);
+        }
+        self.make_move_args(from, to, words)
+    }
+
+    fn make_move_args(&self, from: Option<usize>, to: usize, words: &Words) -> MoveArgs {
+        use crate::engine::Arg;
+        let from = from.map_or(Arg::Null, |f| Arg::Text(Arc::clone(&self.stages[f])));
+        Arc::from(vec![
+            (Arc::clone(&words.from), from),
+            (
+                Arc::clone(&words.to),
+                Arg::Text(Arc::clone(&self.stages[to])),
+            ),
+        ])
+    }
+
     pub(crate) fn allows(&self, from: Option<usize>, to: usize) -> bool {
         match from {
             None => self.entry[to],
@@ -144,6 +170,15 @@ pub(crate) enum TriggerDef {
     },
 }
 
+/// A call's arguments, named by parameter.
+#[derive(Debug, Clone)]
+pub(crate) enum CallArgs {
+    /// All constant: computed once, in the program's table of fixed arguments.
+    Fixed(u32),
+    /// Some computed per decision.
+    Computed(Vec<(Arc<str>, CArg)>),
+}
+
 /// An action's argument: computed once when constant.
 #[derive(Debug, Clone)]
 pub(crate) enum CArg {
@@ -153,7 +188,7 @@ pub(crate) enum CArg {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
-    Call { action: usize, args: Vec<CArg> },
+    Call { action: usize, args: CallArgs },
     Move { stage: usize },
     Split { arms: Vec<ArmDef> },
     Skip,
@@ -311,6 +346,75 @@ pub struct Program {
     pub(crate) default_profile: Vec<Option<crate::value::Value>>,
     /// Words of move decisions, shared rather than allocated per decision.
     pub(crate) words: Words,
+    /// Constant argument lists of calls, referred to by decisions.
+    pub(crate) fixed_args: Vec<FixedArgs>,
+    /// What deciding needs of each rule, packed: read for every firing.
+    pub(crate) info: Vec<RuleInfo>,
+}
+
+/// A constant argument list.
+pub(crate) type FixedArgs = Box<[(Arc<str>, crate::engine::Arg)]>;
+
+/// The facts about a rule that every firing reads, packed in 20 bytes so
+/// that firing a rule touches one small record instead of its definition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RuleInfo {
+    /// Position in (priority, highest first; then declaration) order: what
+    /// `exclusive` compares.
+    pub rank: u32,
+    /// The journey, or `u32::MAX` for a top-level rule.
+    pub journey: u32,
+    /// For a rule that only calls one action with constant arguments and has
+    /// no filter, memory, stage clause or limit: that action, else `u32::MAX`.
+    pub fast_action: u32,
+    /// Its constant arguments (index in `fixed_args`).
+    pub fast_args: u32,
+    flags: u8,
+}
+
+const HAS_WHERE: u8 = 1;
+const LIMITED: u8 = 2;
+const SPLIT: u8 = 4;
+
+impl RuleInfo {
+    fn of(rule: &RuleDef) -> RuleInfo {
+        let plain_trigger = matches!(&rule.trigger, TriggerDef::Signal { event, after: None } if event.at.is_empty() && event.via.is_empty());
+        let fast = match rule.steps.as_slice() {
+            [Step::Call {
+                action,
+                args: CallArgs::Fixed(i),
+            }] if plain_trigger && rule.stages.is_none() && rule.limit.is_none() => {
+                Some((*action as u32, *i))
+            }
+            _ => None,
+        };
+        let flag = |on: bool, f: u8| if on { f } else { 0 };
+        RuleInfo {
+            rank: 0,
+            journey: rule.journey.map_or(u32::MAX, |j| j as u32),
+            fast_action: fast.map_or(u32::MAX, |f| f.0),
+            fast_args: fast.map_or(0, |f| f.1),
+            flags: flag(rule.condition.is_some(), HAS_WHERE)
+                | flag(rule.limit.is_some(), LIMITED)
+                | flag(!rule.arms.is_empty(), SPLIT),
+        }
+    }
+
+    pub(crate) fn has_where(&self) -> bool {
+        self.flags & HAS_WHERE != 0
+    }
+
+    pub(crate) fn limited(&self) -> bool {
+        self.flags & LIMITED != 0
+    }
+
+    pub(crate) fn split(&self) -> bool {
+        self.flags & SPLIT != 0
+    }
+
+    pub(crate) fn journey(&self) -> Option<usize> {
+        (self.journey != u32::MAX).then_some(self.journey as usize)
+    }
 }
 
 /// `move`, `from`, `to`.
@@ -319,6 +423,16 @@ pub(crate) struct Words {
     pub move_: Arc<str>,
     pub from: Arc<str>,
     pub to: Arc<str>,
+}
+
+impl Words {
+    fn new() -> Words {
+        Words {
+            move_: Arc::from("move"),
+            from: Arc::from("from"),
+            to: Arc::from("to"),
+        }
+    }
 }
 
 impl Program {
@@ -349,6 +463,8 @@ impl Program {
 
 struct Compiler<'a> {
     symbols: &'a Symbols,
+    /// Constant argument lists, collected while compiling actions.
+    fixed_args: std::cell::RefCell<Vec<FixedArgs>>,
     /// Byte offsets where each line of each source starts.
     lines: Vec<Vec<usize>>,
     names: Names,
@@ -373,6 +489,7 @@ impl<'a> Compiler<'a> {
             .collect();
         Compiler {
             symbols,
+            fixed_args: Default::default(),
             lines,
             names: Names::from_symbols(symbols),
         }
@@ -419,11 +536,6 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|(name, info)| ActionDef {
                 name: Arc::from(name.as_str()),
-                params: info
-                    .params
-                    .iter()
-                    .map(|(n, f)| FieldDef::declared(n, f))
-                    .collect(),
                 requires: None,
                 exclusive: info.exclusive,
             })
@@ -436,11 +548,9 @@ impl<'a> Compiler<'a> {
             index: Vec::new(),
             by_declaration: Vec::new(),
             default_profile: Vec::new(),
-            words: Words {
-                move_: Arc::from("move"),
-                from: Arc::from("from"),
-                to: Arc::from("to"),
-            },
+            words: Words::new(),
+            fixed_args: Vec::new(),
+            info: Vec::new(),
         };
         for item in &items {
             if let Item::Action(a) = item {
@@ -502,6 +612,18 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|f| f.default.clone())
             .collect();
+        program.info = program.rules.iter().map(RuleInfo::of).collect();
+        let mut by_rank: Vec<usize> = (0..program.rules.len()).collect();
+        by_rank.sort_by_key(|&r| {
+            (
+                std::cmp::Reverse(program.rules[r].priority),
+                program.rules[r].declared,
+            )
+        });
+        for (rank, r) in by_rank.into_iter().enumerate() {
+            program.info[r].rank = rank as u32;
+        }
+        program.fixed_args = self.fixed_args.take();
         program.names = self.names;
         program
     }
@@ -515,7 +637,7 @@ impl<'a> Compiler<'a> {
         for &&(from, to) in &sorted {
             edges[from].push(to);
         }
-        JourneyDef {
+        let mut def = JourneyDef {
             name: Arc::from(j.name.name.as_str()),
             stages: info.stages.keys().map(|s| Arc::from(s.as_str())).collect(),
             edges,
@@ -531,7 +653,24 @@ impl<'a> Compiler<'a> {
                 })
                 .collect(),
             stay_rules: vec![Vec::new(); n],
+            moves: HashMap::new(),
+        };
+        let words = Words::new();
+        let allowed: Vec<(Option<usize>, usize)> = (0..n)
+            .filter(|&s| def.entry[s])
+            .map(|s| (None, s))
+            .chain(
+                def.edges
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(f, tos)| tos.iter().map(move |&t| (Some(f), t))),
+            )
+            .collect();
+        for (from, to) in allowed {
+            let args = def.make_move_args(from, to, &words);
+            def.moves.insert((from, to), args);
         }
+        def
     }
 
     fn filter(&self, f: &Filtered) -> Filter {
@@ -660,23 +799,46 @@ impl<'a> Compiler<'a> {
                         .actions
                         .get_index_of(&call.name.name)
                         .unwrap_or(0);
-                    let params: Vec<Ty> = self
+                    let params: Vec<(Arc<str>, Ty)> = self
                         .symbols
                         .actions
                         .get_index(action)
-                        .map(|(_, a)| a.params.values().map(|p| p.ty).collect())
+                        .map(|(_, a)| {
+                            a.params
+                                .iter()
+                                .map(|(n, p)| (Arc::from(n.as_str()), p.ty))
+                                .collect()
+                        })
                         .unwrap_or_default();
-                    let args = call
+                    let args: Vec<(Arc<str>, CArg)> = call
                         .args
                         .iter()
                         .zip(params)
-                        .map(|(e, ty)| match CExpr::compile(e, &self.names, signal) {
-                            CExpr::Const(v) => {
-                                CArg::Const(crate::engine::to_arg(ty, &v, &self.names))
-                            }
-                            other => CArg::Expr(other, ty),
+                        .map(|(e, (name, ty))| {
+                            let arg = match CExpr::compile(e, &self.names, signal) {
+                                CExpr::Const(v) => {
+                                    CArg::Const(crate::engine::to_arg(ty, &v, &self.names))
+                                }
+                                other => CArg::Expr(other, ty),
+                            };
+                            (name, arg)
                         })
                         .collect();
+                    let fixed: Option<Vec<(Arc<str>, crate::engine::Arg)>> = args
+                        .iter()
+                        .map(|(n, a)| match a {
+                            CArg::Const(v) => Some((Arc::clone(n), v.clone())),
+                            CArg::Expr(..) => None,
+                        })
+                        .collect();
+                    let args = match fixed {
+                        Some(values) => {
+                            let mut table = self.fixed_args.borrow_mut();
+                            table.push(values.into_boxed_slice());
+                            CallArgs::Fixed((table.len() - 1) as u32)
+                        }
+                        None => CallArgs::Computed(args),
+                    };
                     Step::Call { action, args }
                 }
                 Action::Move { stage, .. } => Step::Move {

@@ -4,31 +4,7 @@ use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
-/// One decision: an action to take for a customer now, or a stage move.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// When (the event's time, or a timer's deadline), ms since the epoch.
-    pub time: i64,
-    /// The customer.
-    pub customer: Arc<str>,
-    /// The journey, or `None` for a top-level rule.
-    pub journey: Option<Arc<str>>,
-    /// The rule that decided.
-    pub rule: Arc<str>,
-    /// The action's name, or `move`.
-    pub action: Arc<str>,
-    /// The arguments by parameter name (`from`/`to` for a move).
-    pub args: Vec<(Arc<str>, Arg)>,
-    /// The split arm the decision was made in.
-    pub arm: Option<Arc<str>>,
-}
-
-impl Decision {
-    /// The decision as one line of JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
+use crate::compile::{MoveArgs, Program};
 
 /// The value of a decision's argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +38,96 @@ impl Serialize for Arg {
     }
 }
 
-struct Args<'a>(&'a [(Arc<str>, Arg)]);
+/// Arguments of a decision: the program's own when they are constant (no
+/// allocation, no reference count to touch), or computed.
+#[derive(Debug, Clone)]
+pub(crate) enum Args {
+    Fixed(u32),
+    Owned(MoveArgs),
+}
 
-impl Serialize for Args<'_> {
+/// One decision: an action to take for a customer now, or a stage move.
+/// Names are read from the program through the accessors, so making a
+/// decision copies no text.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub(crate) time: i64,
+    pub(crate) customer: Arc<str>,
+    pub(crate) program: Arc<Program>,
+    pub(crate) rule: u32,
+    /// The action, or `None` for a move.
+    pub(crate) action: Option<u32>,
+    pub(crate) args: Args,
+    pub(crate) arm: Option<u16>,
+}
+
+impl Decision {
+    /// When (the event's time, or a timer's deadline), ms since the epoch.
+    pub fn time(&self) -> i64 {
+        self.time
+    }
+
+    /// The customer.
+    pub fn customer(&self) -> &str {
+        &self.customer
+    }
+
+    /// The journey, or `None` for a top-level rule.
+    pub fn journey(&self) -> Option<&str> {
+        let rule = &self.program.rules[self.rule as usize];
+        rule.journey.map(|j| &*self.program.journeys[j].name)
+    }
+
+    /// The rule that decided.
+    pub fn rule(&self) -> &str {
+        &self.program.rules[self.rule as usize].name
+    }
+
+    /// The action's name, or `move`.
+    pub fn action(&self) -> &str {
+        match self.action {
+            Some(a) => &self.program.actions[a as usize].name,
+            None => &self.program.words.move_,
+        }
+    }
+
+    /// The arguments by parameter name (`from`/`to` for a move).
+    pub fn args(&self) -> &[(Arc<str>, Arg)] {
+        match &self.args {
+            Args::Fixed(i) => &self.program.fixed_args[*i as usize],
+            Args::Owned(a) => a,
+        }
+    }
+
+    /// The split arm the decision was made in.
+    pub fn arm(&self) -> Option<&str> {
+        let rule = &self.program.rules[self.rule as usize];
+        self.arm
+            .and_then(|a| rule.arms.get(a as usize))
+            .map(|a| &**a)
+    }
+
+    /// The decision as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Decision {
+    fn eq(&self, other: &Decision) -> bool {
+        self.time == other.time
+            && self.customer == other.customer
+            && self.journey() == other.journey()
+            && self.rule() == other.rule()
+            && self.action() == other.action()
+            && self.args() == other.args()
+            && self.arm() == other.arm()
+    }
+}
+
+struct ArgMap<'a>(&'a [(Arc<str>, Arg)]);
+
+impl Serialize for ArgMap<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
@@ -76,16 +139,16 @@ impl Serialize for Args<'_> {
 
 impl Serialize for Decision {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let fields = if self.arm.is_some() { 7 } else { 6 };
-        let mut d = s.serialize_struct("Decision", fields)?;
+        let arm = self.arm();
+        let mut d = s.serialize_struct("Decision", if arm.is_some() { 7 } else { 6 })?;
         d.serialize_field("time", &crate::time::format_rfc3339(self.time))?;
-        d.serialize_field("customer", &*self.customer)?;
-        d.serialize_field("journey", &self.journey.as_deref())?;
-        d.serialize_field("rule", &*self.rule)?;
-        d.serialize_field("action", &*self.action)?;
-        d.serialize_field("args", &Args(&self.args))?;
-        if let Some(arm) = &self.arm {
-            d.serialize_field("arm", &**arm)?;
+        d.serialize_field("customer", self.customer())?;
+        d.serialize_field("journey", &self.journey())?;
+        d.serialize_field("rule", self.rule())?;
+        d.serialize_field("action", self.action())?;
+        d.serialize_field("args", &ArgMap(self.args()))?;
+        if let Some(arm) = arm {
+            d.serialize_field("arm", arm)?;
         }
         d.end()
     }

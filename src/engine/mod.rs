@@ -9,10 +9,11 @@ mod state;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::compile::{CArg, Program, RuleDef, Scope, Step, TriggerDef};
+use crate::compile::{CArg, CallArgs, Program, RuleDef, Scope, Step, TriggerDef};
 use crate::types::{Base, Ty};
 use crate::value::Value;
 
+use decision::Args;
 pub use decision::{Arg, Decision};
 pub use event::{Event, EventBuilder, EventError};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
@@ -45,7 +46,10 @@ pub struct Engine {
     clock: Option<i64>,
     customers: HashMap<Arc<str>, Customer>,
     timers: BTreeSet<TimerKey>,
+    /// Counters, but for the two that every firing touches.
     metrics: Metrics,
+    /// Per rule: fired, decisions — dense, as they are counted on the hot path.
+    hot: Vec<[u64; 2]>,
     outs: Vec<Out>,
 }
 
@@ -123,7 +127,7 @@ enum Out {
     Call {
         rule: usize,
         action: usize,
-        args: Vec<(Arc<str>, Arg)>,
+        args: Args,
         arm: Option<usize>,
     },
     Move {
@@ -139,7 +143,9 @@ impl Engine {
     /// A fresh engine with no customers and no clock.
     pub fn new(program: Arc<Program>) -> Engine {
         let metrics = Metrics::new(&program);
+        let hot = vec![[0; 2]; program.rules.len()];
         Engine {
+            hot,
             program,
             clock: None,
             customers: HashMap::new(),
@@ -147,6 +153,15 @@ impl Engine {
             metrics,
             outs: Vec::new(),
         }
+    }
+
+    /// Swaps in another program, carrying every customer's state over by
+    /// name (journeys, stages, rules, fields); fails, changing nothing, when
+    /// some state names what the new program lacks.
+    pub fn reload(&mut self, program: Arc<Program>) -> Result<(), StateError> {
+        let state = self.save();
+        *self = Engine::restore(program, &state)?;
+        Ok(())
     }
 
     /// The program this engine runs.
@@ -160,8 +175,13 @@ impl Engine {
     }
 
     /// The counters so far.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.metrics.clone();
+        for (counts, [fired, decisions]) in m.rules.iter_mut().zip(&self.hot) {
+            counts.fired = *fired;
+            counts.decisions = *decisions;
+        }
+        m
     }
 
     /// The number of customers with any state.
@@ -184,11 +204,16 @@ impl Engine {
         out: &mut Vec<Decision>,
     ) -> Result<(), EventError> {
         let program = Arc::clone(&self.program);
-        let fits = program
-            .names
+        let names = &program.names;
+        let fits = names
             .signals
             .get(event.signal)
-            .is_some_and(|s| s.fields.len() == event.data.len());
+            .is_some_and(|s| s.fields.len() == event.data.len())
+            && event.profile.iter().all(|(i, _)| *i < names.customer.len())
+            && event.at.is_none_or(|p| (p as usize) < names.places.len())
+            && event
+                .via
+                .is_none_or(|c| (c as usize) < names.channels.len());
         if !fits {
             return Err(EventError::UnknownSignal(format!(
                 "#{} (the event was built for another program)",
@@ -202,7 +227,14 @@ impl Engine {
             Some((k, _)) => Arc::clone(k),
             None => Arc::clone(&event.customer),
         };
-        let cust = self.customers.entry(Arc::clone(&customer)).or_default();
+        // A customer with no state is only stored if the event leaves some.
+        let mut fresh = Customer::default();
+        let known = self.customers.get_mut(&customer);
+        let is_new = known.is_none();
+        let cust = match known {
+            Some(c) => c,
+            None => &mut fresh,
+        };
         if !event.profile.is_empty() {
             let profile = cust
                 .profile
@@ -244,8 +276,8 @@ impl Engine {
                 stage: bucket.journey.and_then(|j| cust.stage(j)),
                 customer: &customer,
             };
-            bucket.visit(firing.stage, event.at, &event.data, |rule| {
-                firing.consider(rule, &mut self.metrics, &mut self.outs);
+            bucket.visit(firing.stage, event.at, &event.data, |rule, proven| {
+                firing.consider(rule, proven, &mut self.metrics, &mut self.outs);
             });
         }
         resolve(
@@ -255,6 +287,7 @@ impl Engine {
             t,
             &mut self.outs,
             &mut self.metrics,
+            &mut self.hot,
             &mut self.timers,
             out,
         );
@@ -302,7 +335,10 @@ impl Engine {
                 }
             }
         }
-        if cust.is_empty() {
+        let empty = cust.is_empty();
+        if is_new && !empty {
+            self.customers.insert(customer, fresh);
+        } else if !is_new && empty {
             self.customers.remove(&customer);
         }
         Ok(())
@@ -391,7 +427,7 @@ impl Engine {
                 stage,
                 customer: &key.customer,
             };
-            firing.fire(rule_id, &mut self.metrics, &mut self.outs);
+            firing.fire(rule_id, false, &mut self.metrics, &mut self.outs);
         }
         resolve(
             &program,
@@ -400,6 +436,7 @@ impl Engine {
             t,
             &mut self.outs,
             &mut self.metrics,
+            &mut self.hot,
             &mut self.timers,
             out,
         );
@@ -440,7 +477,20 @@ struct Firing<'a> {
 
 impl Firing<'_> {
     /// Checks an event-triggered rule's filters, then fires it if it holds.
-    fn consider(&self, rule_id: usize, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+    /// `proven`: the index already showed the `where` holds.
+    fn consider(&self, rule_id: usize, proven: bool, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+        let info = &self.program.info[rule_id];
+        if info.fast_action != u32::MAX && (proven || !info.has_where()) {
+            // One constant call, nothing to check: the packed record is enough.
+            outs.push(Out::Fired { rule: rule_id });
+            outs.push(Out::Call {
+                rule: rule_id,
+                action: info.fast_action as usize,
+                args: Args::Fixed(info.fast_args),
+                arm: None,
+            });
+            return;
+        }
         let rule = &self.program.rules[rule_id];
         let TriggerDef::Signal { event, after } = &rule.trigger else {
             return;
@@ -454,16 +504,16 @@ impl Firing<'_> {
                 return;
             }
         }
-        self.fire(rule_id, metrics, outs);
+        self.fire(rule_id, proven, metrics, outs);
     }
 
     /// Evaluates a rule whose trigger matched: stage, condition, cap, actions.
-    fn fire(&self, rule_id: usize, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+    fn fire(&self, rule_id: usize, proven: bool, metrics: &mut Metrics, outs: &mut Vec<Out>) {
         let rule = &self.program.rules[rule_id];
         if !rule.in_stage(self.stage) {
             return;
         }
-        if let Some(condition) = &rule.condition {
+        if let (Some(condition), false) = (&rule.condition, proven) {
             match condition.holds(self.scope) {
                 Ok(true) => {}
                 Ok(false) => return,
@@ -531,22 +581,27 @@ fn steps(
                 }
             }
             Step::Call { action, args } => {
-                let def = &program.actions[*action];
-                let mut values = Vec::with_capacity(args.len());
-                for (param, arg) in def.params.iter().zip(args) {
-                    let value = match arg {
-                        CArg::Const(a) => a.clone(),
-                        CArg::Expr(e, ty) => match e.eval(scope)?.to_value(scope)? {
-                            Some(v) => to_arg(*ty, &v, &program.names),
-                            None => Arg::Null,
-                        },
-                    };
-                    values.push((Arc::clone(&param.name), value));
-                }
+                let args = match args {
+                    CallArgs::Fixed(i) => Args::Fixed(*i),
+                    CallArgs::Computed(list) => {
+                        let mut values = Vec::with_capacity(list.len());
+                        for (name, arg) in list {
+                            let value = match arg {
+                                CArg::Const(a) => a.clone(),
+                                CArg::Expr(e, ty) => match e.eval(scope)?.to_value(scope)? {
+                                    Some(v) => to_arg(*ty, &v, &program.names),
+                                    None => Arg::Null,
+                                },
+                            };
+                            values.push((Arc::clone(name), value));
+                        }
+                        Args::Owned(values.into())
+                    }
+                };
                 outs.push(Out::Call {
                     rule: rule_id,
                     action: *action,
-                    args: values,
+                    args,
                     arm,
                 });
             }
@@ -618,18 +673,20 @@ pub(crate) fn bucket(customer: &str, journey: &str, rule: &str) -> u32 {
 /// decisions; records firings; applies the moves.
 #[allow(clippy::too_many_arguments)]
 fn resolve(
-    program: &Program,
+    program: &Arc<Program>,
     cust: &mut Customer,
     customer: &Arc<str>,
     t: i64,
     outs: &mut [Out],
     metrics: &mut Metrics,
+    hot: &mut [[u64; 2]],
     timers: &mut BTreeSet<TimerKey>,
     out: &mut Vec<Decision>,
 ) {
     if outs.is_empty() {
         return;
     }
+    let info = &program.info;
     let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
     let consent = Scope {
         data: &[],
@@ -639,10 +696,13 @@ fn resolve(
         event_time: t,
         profile,
     };
-    // requires
+    // requires, then exclusive: the highest priority wins, then the first declared.
+    let mut exclusive = false;
     for o in outs.iter_mut() {
         if let Out::Call { rule, action, .. } = o {
-            if let Some(requires) = &program.actions[*action].requires {
+            let def = &program.actions[*action];
+            exclusive |= def.exclusive;
+            if let Some(requires) = &def.requires {
                 if !requires.holds(&consent).unwrap_or(false) {
                     metrics.rules[*rule].suppressed += 1;
                     *o = Out::Dropped;
@@ -650,31 +710,27 @@ fn resolve(
             }
         }
     }
-    // exclusive: the highest priority wins, then the first declared.
-    for (a, def) in program.actions.iter().enumerate() {
-        if !def.exclusive {
-            continue;
-        }
-        let key = |rule: usize| {
-            (
-                std::cmp::Reverse(program.rules[rule].priority),
-                program.rules[rule].declared,
-            )
-        };
-        let winner = outs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| match o {
-                Out::Call { rule, action, .. } if *action == a => Some((key(*rule), i)),
-                _ => None,
-            })
-            .min();
-        if let Some((_, keep)) = winner {
-            for (i, o) in outs.iter_mut().enumerate() {
-                if let Out::Call { rule, action, .. } = o {
-                    if *action == a && i != keep {
-                        metrics.rules[*rule].excluded += 1;
-                        *o = Out::Dropped;
+    if exclusive {
+        let key = |rule: usize| info[rule].rank;
+        for a in 0..program.actions.len() {
+            if !program.actions[a].exclusive {
+                continue;
+            }
+            let winner = outs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| match o {
+                    Out::Call { rule, action, .. } if *action == a => Some((key(*rule), i)),
+                    _ => None,
+                })
+                .min();
+            if let Some((_, keep)) = winner {
+                for (i, o) in outs.iter_mut().enumerate() {
+                    if let Out::Call { rule, action, .. } = o {
+                        if *action == a && i != keep {
+                            metrics.rules[*rule].excluded += 1;
+                            *o = Out::Dropped;
+                        }
                     }
                 }
             }
@@ -692,18 +748,18 @@ fn resolve(
             }
         }
     }
-    for o in outs.iter_mut() {
+    for o in outs.iter() {
         let (rule, action, args, arm) = match o {
             Out::Fired { rule } => {
-                let def = &program.rules[*rule];
-                metrics.rules[*rule].fired += 1;
-                if def.limit.is_some() {
+                let def = &info[*rule];
+                hot[*rule][0] += 1;
+                if def.limited() {
                     match cust.caps.iter_mut().find(|(r, _)| r == rule) {
                         Some((_, times)) => times.push_back(t),
                         None => cust.caps.push((*rule, VecDeque::from([t]))),
                     }
                 }
-                if let (Some(j), false) = (def.journey, def.arms.is_empty()) {
+                if let (Some(j), true) = (def.journey(), def.split()) {
                     if let Some(js) = cust.journeys.iter_mut().find(|s| s.journey == j) {
                         if !js.exposures.contains(rule) {
                             js.exposures.push(*rule);
@@ -718,42 +774,30 @@ fn resolve(
                 action,
                 args,
                 arm,
-            } => (
-                *rule,
-                Arc::clone(&program.actions[*action].name),
-                std::mem::take(args),
-                *arm,
-            ),
+            } => (*rule, Some(*action as u32), args.clone(), *arm),
             Out::Move {
                 rule,
                 journey,
                 to,
                 arm,
             } => {
-                let stages = &program.journeys[*journey].stages;
                 let from = moved.iter().find(|m| m.0 == *journey).and_then(|m| m.1);
-                let from = from.map_or(Arg::Null, |f| Arg::Text(Arc::clone(&stages[f])));
-                let words = &program.words;
-                let args = vec![
-                    (Arc::clone(&words.from), from),
-                    (Arc::clone(&words.to), Arg::Text(Arc::clone(&stages[*to]))),
-                ];
-                (*rule, Arc::clone(&words.move_), args, *arm)
+                let args = program.journeys[*journey].move_args(from, *to, &program.words);
+                (*rule, None, Args::Owned(args), *arm)
             }
         };
-        let def = &program.rules[rule];
-        metrics.rules[rule].decisions += 1;
+        hot[rule][1] += 1;
         if let Some(a) = arm {
             metrics.rules[rule].arms[a] += 1;
         }
         out.push(Decision {
             time: t,
             customer: Arc::clone(customer),
-            journey: def.journey.map(|j| Arc::clone(&program.journeys[j].name)),
-            rule: Arc::clone(&def.name),
+            program: Arc::clone(program),
+            rule: rule as u32,
             action,
             args,
-            arm: arm.map(|a| Arc::clone(&def.arms[a])),
+            arm: arm.map(|a| a as u16),
         });
     }
     // Apply the moves; restart the stay timers of the journeys that moved.

@@ -247,7 +247,7 @@ impl Engine {
             version: VERSION,
             clock: self.clock,
             customers,
-            metrics: save_metrics(p, &self.metrics),
+            metrics: save_metrics(p, &self.metrics()),
         }
     }
 
@@ -459,7 +459,13 @@ impl Engine {
             }
             engine.customers.insert(id, cust);
         }
-        engine.metrics = restore_metrics(p, &state.metrics)?;
+        let mut metrics = restore_metrics(p, &state.metrics)?;
+        for (counts, hot) in metrics.rules.iter_mut().zip(engine.hot.iter_mut()) {
+            *hot = [counts.fired, counts.decisions];
+            counts.fired = 0;
+            counts.decisions = 0;
+        }
+        engine.metrics = metrics;
         Ok(engine)
     }
 }
