@@ -526,11 +526,10 @@ fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
 
 fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError> {
     let mut m = Metrics::new(p);
+    let rules: HashMap<&str, usize> = p.rules.iter().enumerate().map(|(i, r)| (&*r.qualified, i)).collect();
     for r in &s.rules {
-        let i = p
-            .rules
-            .iter()
-            .position(|d| *d.qualified == r.rule)
+        let i = *rules
+            .get(r.rule.as_str())
             .ok_or_else(|| StateError(format!("metrics: unknown rule `{}`", r.rule)))?;
         let c = &mut m.rules[i];
         [
