@@ -266,3 +266,70 @@ fn usage_and_io_problems_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("jrule::unknown_signal"));
 }
+
+#[test]
+fn threads_give_the_same_decisions_and_a_state_any_thread_count_resumes() {
+    let (program, events, _) = hotel();
+    let dir = scratch("threads");
+    let lines: Vec<&str> = events.lines().collect();
+    let (first, rest) = lines.split_at(3);
+    let whole = jrule(
+        &[
+            "run",
+            &program,
+            "--events",
+            "-",
+            "--until",
+            "2026-03-10T00:00:00Z",
+        ],
+        Some(&events),
+    );
+    for (a, b) in [("2", "1"), ("1", "3"), ("3", "2")] {
+        let state = dir.join(format!("state-{a}-{b}.json"));
+        let state = state.to_str().expect("path");
+        let one = jrule(
+            &[
+                "run",
+                &program,
+                "--events",
+                "-",
+                "--threads",
+                a,
+                "--state",
+                state,
+            ],
+            Some(&first.join("\n")),
+        );
+        let two = jrule(
+            &[
+                "run",
+                &program,
+                "--events",
+                "-",
+                "--threads",
+                b,
+                "--state",
+                state,
+                "--until",
+                "2026-03-10T00:00:00Z",
+            ],
+            Some(&rest.join("\n")),
+        );
+        assert_eq!(
+            two.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&two.stderr)
+        );
+        let both = format!(
+            "{}{}",
+            String::from_utf8_lossy(&one.stdout),
+            String::from_utf8_lossy(&two.stdout)
+        );
+        assert_eq!(
+            both,
+            String::from_utf8_lossy(&whole.stdout),
+            "threads {a} then {b}"
+        );
+    }
+}

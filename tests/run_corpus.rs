@@ -64,14 +64,43 @@ fn run_folder(dir: &Path) -> Result<(), String> {
     let until = read_optional(&dir.join("until")).map(|t| t.trim().to_string());
     let rejected = read_optional(&dir.join("rejected"));
 
+    // One engine, and customers sharded over three: the same output.
+    let mut problems = Vec::new();
+    for threads in ["1", "3"] {
+        if let Err(p) = check_run(
+            dir,
+            until.as_deref(),
+            threads,
+            &expected_stdout,
+            rejected.as_deref(),
+        ) {
+            problems.push(format!("with --threads {threads}: {p}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n    "))
+    }
+}
+
+fn check_run(
+    dir: &Path,
+    until: Option<&str>,
+    threads: &str,
+    expected_stdout: &str,
+    rejected: Option<&str>,
+) -> Result<(), String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jrule"));
     cmd.current_dir(dir).env("NO_COLOR", "1").args([
         "run",
         "program.jr",
         "--events",
         "events.jsonl",
+        "--threads",
+        threads,
     ]);
-    if let Some(t) = &until {
+    if let Some(t) = until {
         cmd.args(["--until", t]);
     }
     let out = cmd.output().map_err(|e| format!("cannot run jrule: {e}"))?;
@@ -79,10 +108,10 @@ fn run_folder(dir: &Path) -> Result<(), String> {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
 
     let mut problems = Vec::new();
-    if let Some(d) = first_difference("stdout", &normalise(&expected_stdout), &stdout) {
+    if let Some(d) = first_difference("stdout", &normalise(expected_stdout), &stdout) {
         problems.push(d);
     }
-    let expected_stderr = rejected.as_deref().map(normalise).unwrap_or_default();
+    let expected_stderr = rejected.map(normalise).unwrap_or_default();
     if let Some(d) = first_difference("stderr", &expected_stderr, &stderr) {
         problems.push(d);
     }

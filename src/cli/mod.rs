@@ -36,6 +36,13 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+impl Cli {
+    /// True for the commands that report heap use (`bench`).
+    pub fn measures_heap(&self) -> bool {
+        matches!(self.command, Command::Bench(_))
+    }
+}
+
 /// Heap counters the binary's allocator keeps: allocations so far, and
 /// bytes live now.
 pub type HeapStats = fn() -> (u64, i64);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::{read_sources, FAILED, OK, TROUBLE};
-use crate::{Engine, Event, Program, State};
+use crate::{Engine, Program, State};
 
 /// Arguments of `jrule run`.
 #[derive(Args, Debug)]
@@ -30,6 +30,9 @@ pub struct RunArgs {
     /// Write per-rule, per-stage, per-arm and per-goal counts as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Shard customers over N engines on N threads (same decisions, same order).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threads: usize,
 }
 
 /// Runs the events through the program.
@@ -60,18 +63,26 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             return Err("the program does not check".to_string());
         }
     };
-    let mut engine = match &args.state {
+    // `--strict` must stop exactly at the first rejected event: one engine.
+    let threads = if args.strict { 1 } else { args.threads.max(1) };
+    let mut shards: Vec<Engine> = match &args.state {
         Some(path) if path.exists() => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read state `{}`: {e}", path.display()))?;
             let state =
                 State::from_json(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?;
-            Engine::restore(Arc::clone(&program), &state)
+            state
+                .split(threads)
+                .iter()
+                .map(|s| Engine::restore(own_copy(&program, threads), s))
+                .collect::<Result<_, _>>()
                 .map_err(|e| format!("state `{}`: {e}", path.display()))?
         }
-        _ => Engine::new(Arc::clone(&program)),
+        _ => (0..threads)
+            .map(|_| Engine::new(own_copy(&program, threads)))
+            .collect(),
     };
-    let input: Box<dyn BufRead> = if args.events.as_os_str() == "-" {
+    let mut input: Box<dyn BufRead> = if args.events.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         let file = std::fs::File::open(&args.events)
@@ -80,66 +91,255 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     };
     let name = args.events.display().to_string();
     let mut out = BufWriter::with_capacity(1 << 16, out);
-    let mut decisions = Vec::new();
     let mut rejected = 0usize;
-    let mut line = Vec::new();
-    let mut input = input;
     let mut number = 0usize;
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| format!("cannot read `{name}`: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        number += 1;
-        let end = line
-            .iter()
-            .rposition(|b| !b.is_ascii_whitespace())
-            .map_or(0, |i| i + 1);
-        if end == 0 {
-            continue;
-        }
-        let result = Event::from_json_bytes(&program, &line[..end])
-            .and_then(|event| engine.process_into(&event, &mut decisions));
-        if let Err(e) = result {
-            rejected += 1;
-            let _ = writeln!(err, "{name}:{number}: event rejected: {e}");
-            if args.strict {
+    let batch_size = if threads == 1 { 1 } else { BATCH };
+    let mut stop = false;
+    while !stop {
+        // A batch of lines, with their numbers.
+        let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch_size);
+        while batch.len() < batch_size {
+            let mut line = Vec::new();
+            let n = input
+                .read_until(b'\n', &mut line)
+                .map_err(|e| format!("cannot read `{name}`: {e}"))?;
+            if n == 0 {
+                stop = true;
                 break;
             }
-            continue;
+            number += 1;
+            let end = line
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(0, |i| i + 1);
+            if end > 0 {
+                line.truncate(end);
+                batch.push((number, line));
+            }
         }
-        for d in decisions.drain(..) {
-            serde_json::to_writer(&mut out, &d).map_err(|e| e.to_string())?;
-            out.write_all(b"\n").map_err(|e| e.to_string())?;
+        for (line, result) in shard::run_batch(&program, &mut shards, &batch) {
+            match result {
+                Ok(json) => out
+                    .write_all(&json)
+                    .map_err(|e| format!("cannot write decisions: {e}"))?,
+                Err(e) => {
+                    rejected += 1;
+                    let _ = writeln!(err, "{name}:{line}: event rejected: {e}");
+                    if args.strict {
+                        stop = true;
+                        break;
+                    }
+                }
+            }
         }
     }
     if let (Some(until), false) = (until, args.strict && rejected > 0) {
-        match engine.advance_to(until) {
-            Ok(ds) => {
-                for d in ds {
-                    serde_json::to_writer(&mut out, &d).map_err(|e| e.to_string())?;
-                    out.write_all(b"\n").map_err(|e| e.to_string())?;
-                }
-            }
-            Err(e) => return Err(format!("--until: {e}")),
-        }
+        let decisions =
+            shard::advance_all(&mut shards, until).map_err(|e| format!("--until: {e}"))?;
+        let mut json = Vec::new();
+        shard::write_json(&mut json, &decisions);
+        out.write_all(&json)
+            .map_err(|e| format!("cannot write decisions: {e}"))?;
     }
     out.flush()
         .map_err(|e| format!("cannot write decisions: {e}"))?;
     if let Some(path) = &args.state {
-        write_atomically(path, engine.save().to_json().as_bytes())
+        let parts: Vec<State> = shards.iter().map(Engine::save).collect();
+        let state = State::merge(&parts).ok_or("no engine to save")?;
+        write_atomically(path, state.to_json().as_bytes())
             .map_err(|e| format!("cannot save state `{}`: {e}", path.display()))?;
     }
     if let Some(path) = &args.metrics {
-        let json = engine.metrics().to_json(&program);
-        let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+        let mut metrics = shards[0].metrics();
+        for shard in &shards[1..] {
+            metrics.add(&shard.metrics());
+        }
+        let text =
+            serde_json::to_string_pretty(&metrics.to_json(&program)).map_err(|e| e.to_string())?;
         write_atomically(path, text.as_bytes())
             .map_err(|e| format!("cannot write metrics `{}`: {e}", path.display()))?;
     }
     Ok(if rejected > 0 { FAILED } else { OK })
+}
+
+/// Each engine of several gets its own copy of the program: decisions hold
+/// a reference to it, and a count shared between threads would bounce
+/// between their cores on every decision.
+fn own_copy(program: &Arc<Program>, threads: usize) -> Arc<Program> {
+    if threads == 1 {
+        Arc::clone(program)
+    } else {
+        Arc::new(Program::clone(program))
+    }
+}
+
+/// Lines read and processed together when customers are sharded.
+const BATCH: usize = 8192;
+
+/// Sharding customers over engines on threads, with the decisions of a
+/// single engine, in the same order.
+mod shard {
+    use std::sync::Arc;
+
+    use crate::engine::shard_of;
+    use crate::{Decision, Engine, Event, EventError, Program};
+
+    /// Decisions as JSON Lines.
+    pub(super) fn write_json(buf: &mut Vec<u8>, decisions: &[Decision]) {
+        for d in decisions {
+            if serde_json::to_writer(&mut *buf, d).is_ok() {
+                buf.push(b'\n');
+            }
+        }
+    }
+
+    /// The decisions of one line: its timers' (time, customer, JSON), and
+    /// its own event's JSON or why it was rejected.
+    type Step = (
+        Vec<(i64, Arc<str>, Vec<u8>)>,
+        Option<Result<Vec<u8>, EventError>>,
+    );
+
+    /// Every engine advances to each event's time (so timers fire where a
+    /// single engine fires them), and the owner of the event's customer
+    /// processes it. Timer decisions of one instant are merged by time,
+    /// then customer; a customer's decisions all come from one engine.
+    /// Parsing, deciding and writing JSON happen on the engines' threads.
+    pub(super) fn run_batch(
+        program: &Arc<Program>,
+        shards: &mut [Engine],
+        batch: &[(usize, Vec<u8>)],
+    ) -> Vec<(usize, Result<Vec<u8>, EventError>)> {
+        let n = shards.len();
+        if n == 1 {
+            let engine = &mut shards[0];
+            let mut out = Vec::new();
+            return batch
+                .iter()
+                .map(|(line, bytes)| {
+                    out.clear();
+                    let result = Event::from_json_bytes(program, bytes)
+                        .and_then(|e| engine.process_into(&e, &mut out));
+                    (
+                        *line,
+                        result.map(|()| {
+                            let mut json = Vec::new();
+                            write_json(&mut json, &out);
+                            json
+                        }),
+                    )
+                })
+                .collect();
+        }
+        // Parse in parallel.
+        let chunk = batch.len().div_ceil(n).max(1);
+        let events: Vec<Result<Event, EventError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = batch
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(_, b)| Event::from_json_bytes(program, b))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        // Decide in parallel.
+        let per_shard: Vec<Vec<Step>> = std::thread::scope(|s| {
+            let events = &events;
+            let handles: Vec<_> = shards
+                .iter_mut()
+                .enumerate()
+                .map(|(w, engine)| {
+                    s.spawn(move || {
+                        let mut out = Vec::new();
+                        events
+                            .iter()
+                            .map(|e| {
+                                let Ok(event) = e else {
+                                    return (Vec::new(), None);
+                                };
+                                let owner = shard_of(event.customer(), n) == w;
+                                match engine.advance_to(event.time()) {
+                                    Ok(timers) => {
+                                        let timers = timers
+                                            .iter()
+                                            .map(|d| {
+                                                let mut json = Vec::new();
+                                                write_json(&mut json, std::slice::from_ref(d));
+                                                (d.time(), Arc::clone(&d.customer), json)
+                                            })
+                                            .collect();
+                                        let own = owner.then(|| {
+                                            out.clear();
+                                            engine.process_into(event, &mut out).map(|()| {
+                                                let mut json = Vec::new();
+                                                write_json(&mut json, &out);
+                                                json
+                                            })
+                                        });
+                                        (timers, own)
+                                    }
+                                    Err(e) => (Vec::new(), owner.then_some(Err(e))),
+                                }
+                            })
+                            .collect::<Vec<Step>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let mut columns: Vec<std::vec::IntoIter<Step>> =
+            per_shard.into_iter().map(Vec::into_iter).collect();
+        let mut results = Vec::with_capacity(batch.len());
+        for ((line, _), parsed) in batch.iter().zip(events) {
+            let mut timers = Vec::new();
+            let mut own: Option<Result<Vec<u8>, EventError>> = None;
+            for column in &mut columns {
+                if let Some((t, o)) = column.next() {
+                    timers.extend(t);
+                    if o.is_some() {
+                        own = o;
+                    }
+                }
+            }
+            timers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            let mut json: Vec<u8> = timers.into_iter().flat_map(|t| t.2).collect();
+            let result = match (parsed, own) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Some(Err(e))) => Err(e),
+                (Ok(_), Some(Ok(mine))) => {
+                    json.extend(mine);
+                    Ok(json)
+                }
+                (Ok(_), None) => Ok(json),
+            };
+            results.push((*line, result));
+        }
+        results
+    }
+
+    /// Advances every engine to `time`; the timer decisions merged by time,
+    /// then customer.
+    pub(super) fn advance_all(
+        shards: &mut [Engine],
+        time: i64,
+    ) -> Result<Vec<Decision>, EventError> {
+        let mut all = Vec::new();
+        for engine in shards.iter_mut() {
+            all.extend(engine.advance_to(time)?);
+        }
+        all.sort_by(|a, b| (a.time(), a.customer()).cmp(&(b.time(), b.customer())));
+        Ok(all)
+    }
 }
 
 /// Writes beside the target, syncs, then renames over it: a crash leaves

@@ -87,6 +87,38 @@ impl Metrics {
         }
     }
 
+    /// Adds another engine's counters (of the same program): the totals of
+    /// engines that share customers out between them.
+    pub fn add(&mut self, other: &Metrics) {
+        for (a, b) in self.rules.iter_mut().zip(&other.rules) {
+            a.fired += b.fired;
+            a.capped += b.capped;
+            a.suppressed += b.suppressed;
+            a.excluded += b.excluded;
+            a.errors += b.errors;
+            a.decisions += b.decisions;
+            a.arms.iter_mut().zip(&b.arms).for_each(|(x, y)| *x += y);
+        }
+        for (a, b) in self.stages.iter_mut().zip(&other.stages) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        for (a, b) in self
+            .goals
+            .iter_mut()
+            .flatten()
+            .zip(other.goals.iter().flatten())
+        {
+            a.conversions += b.conversions;
+            a.by_stage
+                .iter_mut()
+                .zip(&b.by_stage)
+                .for_each(|(x, y)| *x += y);
+            for ((_, x), (_, y)) in a.by_arm.iter_mut().zip(&b.by_arm) {
+                x.iter_mut().zip(y).for_each(|(p, q)| *p += q);
+            }
+        }
+    }
+
     pub(crate) fn convert(
         &mut self,
         program: &Program,

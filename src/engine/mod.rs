@@ -17,7 +17,7 @@ use decision::Args;
 pub use decision::{Arg, Decision};
 pub use event::{Event, EventBuilder, EventError};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
-pub use state::{State, StateError};
+pub use state::{shard_of, State, StateError};
 
 /// Runs a compiled program over a stream of events, keeping every
 /// customer's state. One engine serves one shard of customers; it is

@@ -147,6 +147,114 @@ impl State {
     }
 }
 
+impl State {
+    /// Splits the state among `n` engines that each own the customers
+    /// [`shard_of`] gives them; the counters go to the first.
+    pub fn split(&self, n: usize) -> Vec<State> {
+        let mut parts: Vec<State> = (0..n.max(1))
+            .map(|i| State {
+                customers: Vec::new(),
+                metrics: if i == 0 {
+                    self.metrics.clone()
+                } else {
+                    zero(&self.metrics)
+                },
+                ..self.clone_empty()
+            })
+            .collect();
+        let n = parts.len();
+        for c in &self.customers {
+            parts[shard_of(&c.id, n)].customers.push(c.clone());
+        }
+        parts
+    }
+
+    /// Joins the states of engines that shared the customers out; the
+    /// inverse of [`split`](State::split).
+    pub fn merge(parts: &[State]) -> Option<State> {
+        let first = parts.first()?;
+        let mut all = State {
+            customers: Vec::new(),
+            ..first.clone_empty()
+        };
+        all.metrics = first.metrics.clone();
+        for part in parts {
+            all.customers.extend(part.customers.iter().cloned());
+            all.clock = all.clock.max(part.clock);
+        }
+        for part in &parts[1..] {
+            add_metrics(&mut all.metrics, &part.metrics);
+        }
+        all.customers.sort_by(|a, b| a.id.cmp(&b.id));
+        Some(all)
+    }
+
+    fn clone_empty(&self) -> State {
+        State {
+            format: self.format.clone(),
+            version: self.version,
+            clock: self.clock,
+            customers: Vec::new(),
+            metrics: zero(&self.metrics),
+        }
+    }
+}
+
+/// The engine (of `n`) that owns a customer: FNV-1a 64 of the id, modulo
+/// `n`. Stable on every run and machine.
+pub fn shard_of(customer: &str, n: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in customer.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % n.max(1) as u64) as usize
+}
+
+fn zero(m: &MetricsState) -> MetricsState {
+    let mut z = m.clone();
+    for r in &mut z.rules {
+        r.counts = [0; 6];
+        r.arms.iter_mut().for_each(|x| *x = 0);
+    }
+    for s in &mut z.stages {
+        s.entered.values_mut().for_each(|x| *x = 0);
+    }
+    for g in &mut z.goals {
+        g.conversions = 0;
+        g.by_stage.iter_mut().for_each(|x| *x = 0);
+        g.by_arm
+            .iter_mut()
+            .for_each(|(_, v)| v.iter_mut().for_each(|x| *x = 0));
+    }
+    z
+}
+
+fn add_metrics(a: &mut MetricsState, b: &MetricsState) {
+    for (x, y) in a.rules.iter_mut().zip(&b.rules) {
+        x.counts
+            .iter_mut()
+            .zip(&y.counts)
+            .for_each(|(p, q)| *p += q);
+        x.arms.iter_mut().zip(&y.arms).for_each(|(p, q)| *p += q);
+    }
+    for (x, y) in a.stages.iter_mut().zip(&b.stages) {
+        for (k, v) in &y.entered {
+            *x.entered.entry(k.clone()).or_default() += v;
+        }
+    }
+    for (x, y) in a.goals.iter_mut().zip(&b.goals) {
+        x.conversions += y.conversions;
+        x.by_stage
+            .iter_mut()
+            .zip(&y.by_stage)
+            .for_each(|(p, q)| *p += q);
+        for ((_, p), (_, q)) in x.by_arm.iter_mut().zip(&y.by_arm) {
+            p.iter_mut().zip(q).for_each(|(m, n)| *m += n);
+        }
+    }
+}
+
 impl Engine {
     /// Saves the whole state: clock, customers, timers and metrics.
     pub fn save(&self) -> State {
@@ -526,7 +634,12 @@ fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
 
 fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError> {
     let mut m = Metrics::new(p);
-    let rules: HashMap<&str, usize> = p.rules.iter().enumerate().map(|(i, r)| (&*r.qualified, i)).collect();
+    let rules: HashMap<&str, usize> = p
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (&*r.qualified, i))
+        .collect();
     for r in &s.rules {
         let i = *rules
             .get(r.rule.as_str())
