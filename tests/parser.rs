@@ -251,3 +251,31 @@ fn syntax_errors_are_worded() {
         assert!(parsed.broken);
     }
 }
+
+/// Large files are parsed in pieces cut where items start: the result must
+/// not depend on where the cuts fall.
+#[test]
+fn large_files_parse_in_pieces_like_one() {
+    let mut text = String::from("places hotel\ncustomer {\n  email: text?\n}\nsignal s { n: int }\naction a(n: int)\n");
+    for i in 0..6000 {
+        // Lines that look like item starts but are not: inside a journey
+        // (depth 1) and an expression line beginning with `customer has`.
+        text.push_str(&format!(
+            "journey j{i} {{\nstages x -> y\nrule r{i}:\nwhen s\nwhere event.n > {i} and\ncustomer has email\nthen a({i}), move to y\n}}\nwhen s at hotel\nthen a({i})\n"
+        ));
+    }
+    assert!(text.len() > 4 * 64 * 1024);
+    let checked = jrule::check(&[Source::new("big.jr", text.clone())]);
+    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.severity == jrule::Severity::Error).map(|d| d.message.clone()).collect();
+    assert!(errors.is_empty(), "{:?}", &errors[..errors.len().min(3)]);
+    let items: usize = checked.modules.iter().map(|m| m.items.len()).sum();
+    assert_eq!(items, 4 + 6000 * 2);
+    // A mistake near the end is reported where it is.
+    let broken = format!("{text}when s then then\n");
+    let source = Source::new("big.jr", broken.clone());
+    let parsed = parse(&source, 0);
+    assert_eq!(parsed.diagnostics.len(), 1);
+    let d = &parsed.diagnostics[0];
+    assert_eq!(source.line_col(d.span.start as usize), (broken.lines().count(), 13));
+    assert_eq!(d.message, "expected an action after `then`, found `then`");
+}

@@ -259,12 +259,25 @@ pub(crate) struct Names {
     pub enums: Vec<Vec<Arc<str>>>,
     pub customer: Vec<FieldDef>,
     pub signals: Vec<SignalDef>,
+    /// Positions by name: places, channels, each enum's values, signals.
+    place_ids: HashMap<Arc<str>, u32>,
+    channel_ids: HashMap<Arc<str>, u32>,
+    value_ids: Vec<HashMap<Arc<str>, u32>>,
+    signal_ids: HashMap<Arc<str>, usize>,
+}
+
+fn positions(names: &[Arc<str>]) -> HashMap<Arc<str>, u32> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (Arc::clone(n), i as u32))
+        .collect()
 }
 
 impl Names {
     fn from_symbols(s: &Symbols) -> Names {
         let arc = |k: &String| Arc::<str>::from(k.as_str());
-        Names {
+        let mut names = Names {
             places: s.places.keys().map(arc).collect(),
             channels: s.channels.keys().map(arc).collect(),
             enums: s
@@ -285,17 +298,42 @@ impl Names {
                         .collect(),
                 })
                 .collect(),
-        }
+            ..Names::default()
+        };
+        names.place_ids = positions(&names.places);
+        names.channel_ids = positions(&names.channels);
+        names.value_ids = names.enums.iter().map(|v| positions(v)).collect();
+        names.signal_ids = names
+            .signals
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Arc::clone(&s.name), i))
+            .collect();
+        names
     }
 
     /// The index of a named value of type `ty` (enum value, place, channel).
     pub(crate) fn symbol(&self, ty: Ty, name: &str) -> u32 {
-        let list: &[Arc<str>] = match ty.base {
-            Base::Enum(i) => self.enums.get(i as usize).map_or(&[], |v| v.as_slice()),
-            Base::Place => &self.places,
-            _ => &self.channels,
+        self.symbol_id(ty, name).unwrap_or(0)
+    }
+
+    /// The index of a named value of type `ty`, if it is one.
+    pub(crate) fn symbol_id(&self, ty: Ty, name: &str) -> Option<u32> {
+        let ids = match ty.base {
+            Base::Enum(i) => self.value_ids.get(i as usize),
+            Base::Place => Some(&self.place_ids),
+            Base::Channel => Some(&self.channel_ids),
+            _ => None,
         };
-        list.iter().position(|n| &**n == name).unwrap_or(0) as u32
+        ids.and_then(|m| m.get(name)).copied()
+    }
+
+    pub(crate) fn place(&self, name: &str) -> Option<u32> {
+        self.place_ids.get(name).copied()
+    }
+
+    pub(crate) fn channel(&self, name: &str) -> Option<u32> {
+        self.channel_ids.get(name).copied()
     }
 
     pub(crate) fn names_of(&self, ty: Ty) -> &[Arc<str>] {
@@ -322,7 +360,7 @@ impl Names {
     }
 
     pub(crate) fn signal(&self, name: &str) -> Option<usize> {
-        self.signals.iter().position(|s| &*s.name == name)
+        self.signal_ids.get(name).copied()
     }
 }
 
@@ -674,20 +712,17 @@ impl<'a> Compiler<'a> {
     }
 
     fn filter(&self, f: &Filtered) -> Filter {
-        let find = |list: &[Arc<str>], name: &str| {
-            list.iter().position(|n| &**n == name).unwrap_or(0) as u32
-        };
         Filter {
             signal: self.names.signal(&f.signal.name).unwrap_or(0),
             at: f
                 .at
                 .iter()
-                .map(|p| find(&self.names.places, &p.name))
+                .map(|p| self.names.place(&p.name).unwrap_or(0))
                 .collect(),
             via: f
                 .via
                 .iter()
-                .map(|c| find(&self.names.channels, &c.name))
+                .map(|c| self.names.channel(&c.name).unwrap_or(0))
                 .collect(),
         }
     }

@@ -233,7 +233,10 @@ impl<'p> EventBuilder<'p> {
 
     /// Where the signal happened.
     pub fn at(mut self, place: &str) -> Result<Self, EventError> {
-        let i = position(&self.program.names.places, place)
+        let i = self
+            .program
+            .names
+            .place(place)
             .ok_or_else(|| EventError::UnknownPlace(place.into()))?;
         self.event.at = Some(i);
         Ok(self)
@@ -241,7 +244,10 @@ impl<'p> EventBuilder<'p> {
 
     /// How the signal reached us.
     pub fn via(mut self, channel: &str) -> Result<Self, EventError> {
-        let i = position(&self.program.names.channels, channel)
+        let i = self
+            .program
+            .names
+            .channel(channel)
             .ok_or_else(|| EventError::UnknownChannel(channel.into()))?;
         self.event.via = Some(i);
         Ok(self)
@@ -314,10 +320,6 @@ impl<'p> EventBuilder<'p> {
         }
         Ok(self.event)
     }
-}
-
-fn position(list: &[Arc<str>], name: &str) -> Option<u32> {
-    list.iter().position(|n| &**n == name).map(|i| i as u32)
 }
 
 fn profile_field<'p>(
@@ -425,7 +427,7 @@ pub(crate) fn value_from_json(ty: Ty, json: &Json, names: &Names) -> Option<Valu
         Base::Bool => Value::Bool(json.as_bool()?),
         Base::Duration => Value::Duration(json.as_i64()?),
         Base::Enum(_) | Base::Place | Base::Channel => {
-            Value::Symbol(position(names.names_of(ty), json.as_str()?)?)
+            Value::Symbol(names.symbol_id(ty, json.as_str()?)?)
         }
         Base::Unknown => return None,
     })

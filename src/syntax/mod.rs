@@ -67,38 +67,17 @@ pub fn parse(source: &Source, file: u32) -> Parsed {
         );
         return parsed;
     }
-    if let Some(d) = scan::scan(text, file) {
-        parsed.diagnostics.push(d);
-        return parsed;
-    }
-    let mut offset = 0;
+    let starts = match scan::scan(text, file) {
+        Ok(starts) => starts,
+        Err(d) => {
+            parsed.diagnostics.push(d);
+            return parsed;
+        }
+    };
     let mut errors = 0;
-    loop {
-        match JruleParser::parse(Rule::file, &text[offset..]) {
-            Ok(mut pairs) => {
-                if let Some(pair) = pairs.next() {
-                    let mut lower = lower::Lower::new(file, offset);
-                    let items = lower.file(pair);
-                    if errors == 0 {
-                        parsed.module.items = items;
-                    }
-                    parsed.diagnostics.append(&mut lower.diagnostics);
-                }
-                break;
-            }
-            Err(e) => {
-                let d = error::syntax_error(e, text, offset, file);
-                let at = d.span.end as usize;
-                parsed.diagnostics.push(d);
-                errors += 1;
-                if errors == MAX_SYNTAX_ERRORS {
-                    break;
-                }
-                match resume_point(text, at.max(offset + 1)) {
-                    Some(next) => offset = next,
-                    None => break,
-                }
-            }
+    for (start, end) in pieces(text.len(), &starts) {
+        if !parse_piece(text, start, end, file, &mut parsed, &mut errors) {
+            break;
         }
     }
     parsed.broken = parsed
@@ -106,6 +85,64 @@ pub fn parse(source: &Source, file: u32) -> Parsed {
         .iter()
         .any(|d| matches!(d.code, Code::Syntax | Code::Limit));
     parsed
+}
+
+/// Bytes of source parsed at a time, cut where items start.
+const PIECE: usize = 64 * 1024;
+
+/// Ranges of at least [`PIECE`] bytes (but the last), cut at item starts.
+fn pieces(len: usize, starts: &[usize]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for &s in starts {
+        if s - from >= PIECE {
+            out.push((from, s));
+            from = s;
+        }
+    }
+    out.push((from, len));
+    out
+}
+
+/// Parses `text[start..end]`, recovering after errors at the next item;
+/// false once too many errors were reported.
+fn parse_piece(
+    text: &str,
+    start: usize,
+    end: usize,
+    file: u32,
+    parsed: &mut Parsed,
+    errors: &mut usize,
+) -> bool {
+    let mut offset = start;
+    loop {
+        match JruleParser::parse(Rule::file, &text[offset..end]) {
+            Ok(mut pairs) => {
+                if let Some(pair) = pairs.next() {
+                    let mut lower = lower::Lower::new(file, offset);
+                    let items = lower.file(pair);
+                    if *errors == 0 {
+                        parsed.module.items.extend(items);
+                    }
+                    parsed.diagnostics.append(&mut lower.diagnostics);
+                }
+                return true;
+            }
+            Err(e) => {
+                let d = error::syntax_error(e, text, offset, file);
+                let at = d.span.end as usize;
+                parsed.diagnostics.push(d);
+                *errors += 1;
+                if *errors == MAX_SYNTAX_ERRORS {
+                    return false;
+                }
+                match resume_point(text, at.max(offset + 1)).filter(|&next| next < end) {
+                    Some(next) => offset = next,
+                    None => return true,
+                }
+            }
+        }
+    }
 }
 
 /// The start of the next line after `pos` that begins a top-level item.

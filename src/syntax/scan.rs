@@ -8,8 +8,32 @@ use crate::source::Span;
 /// The deepest nesting of `(`, `[` and `{` accepted.
 pub const MAX_NESTING: usize = 64;
 
-/// Reports the first lexical problem of `text`, if any.
-pub(super) fn scan(text: &str, file: u32) -> Option<Diagnostic> {
+/// Reports the first lexical problem of `text`, or returns where items
+/// start: the lines, outside brackets, comments and text, that begin with
+/// a word only an item can begin with. The parser parses the text in
+/// pieces cut there, so that its memory stays small on large files.
+pub(super) fn scan(text: &str, file: u32) -> Result<Vec<usize>, Diagnostic> {
+    let mut starts = Vec::new();
+    match scan_into(text, file, &mut starts) {
+        Some(d) => Err(d),
+        None => Ok(starts),
+    }
+}
+
+/// True when a line starting at `at` begins a top-level item.
+fn begins_item(text: &str, at: usize) -> bool {
+    let line = &text[at..];
+    let word_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(line.len());
+    match &line[..word_end] {
+        "places" | "channels" | "enum" | "signal" | "action" | "journey" | "rule" | "when" => true,
+        "customer" => line[word_end..].trim_start().starts_with('{'),
+        _ => false,
+    }
+}
+
+fn scan_into(text: &str, file: u32, starts: &mut Vec<usize>) -> Option<Diagnostic> {
     let bytes = text.as_bytes();
     let span = |start: usize, len: usize| Span::new(file, start, start + len);
     let mut depth = 0usize;
@@ -51,6 +75,12 @@ pub(super) fn scan(text: &str, file: u32) -> Option<Diagnostic> {
             b')' | b']' | b'}' => {
                 depth = depth.saturating_sub(1);
                 i += 1;
+            }
+            b'\n' => {
+                i += 1;
+                if depth == 0 && i < bytes.len() && begins_item(text, i) {
+                    starts.push(i);
+                }
             }
             _ => i += 1,
         }
