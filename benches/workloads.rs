@@ -14,7 +14,9 @@ const EVENTS: usize = 100_000;
 
 fn compile(w: Workload, rules: usize) -> Arc<Program> {
     let text = workload::program(w, rules);
-    Arc::new(Program::compile(&[Source::new(format!("{w}.jr"), text)]).expect("the workload compiles"))
+    Arc::new(
+        Program::compile(&[Source::new(format!("{w}.jr"), text)]).expect("the workload compiles"),
+    )
 }
 
 fn run(c: &mut Criterion, w: Workload, sizes: &[usize], customers: usize) {
