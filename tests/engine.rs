@@ -1282,19 +1282,7 @@ fn corrupt_state_is_an_error_never_a_panic() {
         (
             "absence timer without its event",
             Box::new(|v| {
-                let c = customer_with(v, |c| {
-                    c["timers"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|t| !t["event"].is_null())
-                });
-                let t = c["timers"]
-                    .as_array_mut()
-                    .unwrap()
-                    .iter_mut()
-                    .find(|t| !t["event"].is_null())
-                    .unwrap();
+                let t = kept_event_timer(v);
                 t["event"] = Json::Null;
             }),
             "trigger",
@@ -1302,19 +1290,7 @@ fn corrupt_state_is_an_error_never_a_panic() {
         (
             "absence timer event with an unknown field",
             Box::new(|v| {
-                let c = customer_with(v, |c| {
-                    c["timers"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|t| !t["event"].is_null())
-                });
-                let t = c["timers"]
-                    .as_array_mut()
-                    .unwrap()
-                    .iter_mut()
-                    .find(|t| !t["event"].is_null())
-                    .unwrap();
+                let t = kept_event_timer(v);
                 t["event"]["data"]["colour"] = json!("red");
             }),
             "colour",
@@ -1322,19 +1298,7 @@ fn corrupt_state_is_an_error_never_a_panic() {
         (
             "absence timer event with an unknown channel",
             Box::new(|v| {
-                let c = customer_with(v, |c| {
-                    c["timers"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|t| !t["event"].is_null())
-                });
-                let t = c["timers"]
-                    .as_array_mut()
-                    .unwrap()
-                    .iter_mut()
-                    .find(|t| !t["event"].is_null())
-                    .unwrap();
+                let t = kept_event_timer(v);
                 t["event"]["via"] = json!("pigeon");
             }),
             "pigeon",
@@ -1806,4 +1770,21 @@ fn extreme_times_do_not_panic() {
         }));
         assert!(outcome.is_ok(), "panicked with times {first} then {second}");
     }
+}
+
+/// The first timer, of any customer, that keeps an event (`no … after`).
+fn kept_event_timer(v: &mut Json) -> &mut Json {
+    let c = customer_with(v, |c| {
+        c["timers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| !t["event"].is_null())
+    });
+    c["timers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| !t["event"].is_null())
+        .unwrap()
 }

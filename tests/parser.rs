@@ -256,7 +256,9 @@ fn syntax_errors_are_worded() {
 /// not depend on where the cuts fall.
 #[test]
 fn large_files_parse_in_pieces_like_one() {
-    let mut text = String::from("places hotel\ncustomer {\n  email: text?\n}\nsignal s { n: int }\naction a(n: int)\n");
+    let mut text = String::from(
+        "places hotel\ncustomer {\n  email: text?\n}\nsignal s { n: int }\naction a(n: int)\n",
+    );
     for i in 0..6000 {
         // Lines that look like item starts but are not: inside a journey
         // (depth 1) and an expression line beginning with `customer has`.
@@ -266,7 +268,12 @@ fn large_files_parse_in_pieces_like_one() {
     }
     assert!(text.len() > 4 * 64 * 1024);
     let checked = jrule::check(&[Source::new("big.jr", text.clone())]);
-    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.severity == jrule::Severity::Error).map(|d| d.message.clone()).collect();
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == jrule::Severity::Error)
+        .map(|d| d.message.clone())
+        .collect();
     assert!(errors.is_empty(), "{:?}", &errors[..errors.len().min(3)]);
     let items: usize = checked.modules.iter().map(|m| m.items.len()).sum();
     assert_eq!(items, 4 + 6000 * 2);
@@ -276,6 +283,9 @@ fn large_files_parse_in_pieces_like_one() {
     let parsed = parse(&source, 0);
     assert_eq!(parsed.diagnostics.len(), 1);
     let d = &parsed.diagnostics[0];
-    assert_eq!(source.line_col(d.span.start as usize), (broken.lines().count(), 13));
+    assert_eq!(
+        source.line_col(d.span.start as usize),
+        (broken.lines().count(), 13)
+    );
     assert_eq!(d.message, "expected an action after `then`, found `then`");
 }

@@ -43,6 +43,20 @@ pub(crate) struct Scope<'a> {
     pub profile: &'a [Option<Value>],
 }
 
+impl<'a> Scope<'a> {
+    /// A scope with no event: a timer of a stay rule, or `requires`.
+    pub(crate) fn without_event(time: i64, profile: &'a [Option<Value>]) -> Scope<'a> {
+        Scope {
+            data: &[],
+            at: None,
+            via: None,
+            time,
+            event_time: time,
+            profile,
+        }
+    }
+}
+
 /// A value during evaluation, borrowing from the event, profile or program.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Val<'a> {

@@ -380,6 +380,8 @@ pub struct Program {
     pub(crate) index: Vec<SignalIndex>,
     /// Rule numbers in declaration order.
     pub(crate) by_declaration: Vec<usize>,
+    /// Rule numbers by qualified name (`journey/rule`), as state files name them.
+    pub(crate) rule_ids: HashMap<Arc<str>, usize>,
     /// The profile of a customer no event has set anything for.
     pub(crate) default_profile: Vec<Option<crate::value::Value>>,
     /// Words of move decisions, shared rather than allocated per decision.
@@ -585,6 +587,7 @@ impl<'a> Compiler<'a> {
             rules: Vec::new(),
             index: Vec::new(),
             by_declaration: Vec::new(),
+            rule_ids: HashMap::new(),
             default_profile: Vec::new(),
             words: Words::new(),
             fixed_args: Vec::new(),
@@ -638,6 +641,12 @@ impl<'a> Compiler<'a> {
         program.rules = pending
             .iter()
             .map(|p| self.rule(p, &program.journeys))
+            .collect();
+        program.rule_ids = program
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (Arc::clone(&r.qualified), i))
             .collect();
         program.by_declaration = vec![0; program.rules.len()];
         for (id, rule) in program.rules.iter().enumerate() {

@@ -411,14 +411,7 @@ impl Engine {
                     event_time: e.time,
                     profile,
                 },
-                None => Scope {
-                    data: &[],
-                    at: None,
-                    via: None,
-                    time: t,
-                    event_time: t,
-                    profile,
-                },
+                None => Scope::without_event(t, profile),
             };
             let firing = Firing {
                 program: &program,
@@ -688,14 +681,7 @@ fn resolve(
     }
     let info = &program.info;
     let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
-    let consent = Scope {
-        data: &[],
-        at: None,
-        via: None,
-        time: t,
-        event_time: t,
-        profile,
-    };
+    let consent = Scope::without_event(t, profile);
     // requires, then exclusive: the highest priority wins, then the first declared.
     let mut exclusive = false;
     for o in outs.iter_mut() {

@@ -6,7 +6,7 @@
 //! program on restore. Times are milliseconds since the epoch. See
 //! `docs/engine.md`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -363,12 +363,7 @@ impl Engine {
     pub fn restore(program: Arc<Program>, state: &State) -> Result<Engine, StateError> {
         let mut engine = Engine::new(Arc::clone(&program));
         let p = &*program;
-        let rules: HashMap<&str, usize> = p
-            .rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (&*r.qualified, i))
-            .collect();
+        let rules = &p.rule_ids;
         let find_rule = |name: &str, at: &str| {
             rules
                 .get(name)
@@ -634,12 +629,7 @@ fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
 
 fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError> {
     let mut m = Metrics::new(p);
-    let rules: HashMap<&str, usize> = p
-        .rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (&*r.qualified, i))
-        .collect();
+    let rules = &p.rule_ids;
     for r in &s.rules {
         let i = *rules
             .get(r.rule.as_str())
