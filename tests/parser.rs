@@ -136,6 +136,7 @@ fn spans_point_at_the_source() {
         panic!()
     };
     let at = |s: jrule::Span| &text[s.range()];
+    assert_eq!(at(r.span), text);
     assert_eq!(at(r.when), "when");
     let Trigger::Signal { event, .. } = &r.trigger else {
         panic!()

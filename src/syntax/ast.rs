@@ -18,6 +18,8 @@ pub struct Ident {
 pub struct Module {
     /// Index of the file in the program's sources.
     pub file: u32,
+    /// The whole file.
+    pub span: Span,
     /// Top-level items in source order.
     pub items: Vec<Item>,
 }
@@ -43,6 +45,8 @@ pub struct EnumDecl {
     pub name: Ident,
     /// Its values in order.
     pub values: Vec<Ident>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `customer { … }`: the profile.
@@ -52,6 +56,8 @@ pub struct CustomerDecl {
     pub keyword: Span,
     /// The profile fields.
     pub fields: Vec<Field>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// A field of the profile or a signal, or an action's parameter.
@@ -63,6 +69,8 @@ pub struct Field {
     pub ty: TypeExpr,
     /// `= literal` (profile fields only).
     pub default: Option<Expr>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// A type as written: `int`, `tier?`, `[text]`.
@@ -85,6 +93,8 @@ pub struct SignalDecl {
     pub name: Ident,
     /// Its data fields.
     pub fields: Vec<Field>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `action NAME(params) [requires EXPR] [exclusive]`.
@@ -98,6 +108,8 @@ pub struct ActionDecl {
     pub requires: Option<Expr>,
     /// At most one decision of this action per event.
     pub exclusive: bool,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `journey NAME { stages…, goals…, rules… }`.
@@ -111,6 +123,8 @@ pub struct Journey {
     pub goals: Vec<Goal>,
     /// The journey's rules in order.
     pub rules: Vec<Rule>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `goal S within D`.
@@ -120,6 +134,8 @@ pub struct Goal {
     pub signal: Ident,
     /// The window after entering the journey.
     pub within: Duration,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// A duration literal.
@@ -150,6 +166,8 @@ pub struct Rule {
     pub priority: Option<Priority>,
     /// What it does.
     pub actions: Vec<Action>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `in a, b`.
@@ -159,6 +177,8 @@ pub struct StageClause {
     pub keyword: Span,
     /// The stages.
     pub stages: Vec<Ident>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `limit N per D`.
@@ -170,6 +190,8 @@ pub struct Limit {
     pub count_span: Span,
     /// The sliding window.
     pub per: Duration,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `priority N`.
@@ -190,6 +212,8 @@ pub struct Filtered {
     pub at: Vec<Ident>,
     /// `via C, …` (empty: any channel).
     pub via: Vec<Ident>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// What makes a rule fire.
@@ -260,6 +284,8 @@ pub struct Split {
     pub keyword: Span,
     /// The arms in order.
     pub arms: Vec<Arm>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// `NAME PCT%: actions`.
@@ -273,6 +299,8 @@ pub struct Arm {
     pub percent_span: Span,
     /// What it does (no nested split).
     pub actions: Vec<Action>,
+    /// The whole node.
+    pub span: Span,
 }
 
 /// An expression, annotated with its type by the checker.

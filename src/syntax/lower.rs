@@ -115,24 +115,29 @@ impl Lower {
     }
 
     fn enum_decl(&self, pair: Pair<'_, Rule>) -> EnumDecl {
+        let span = self.at.span(&pair);
         let mut it = inner(pair).skip(1);
         let name = self.ident(it.next().expect("enum name"));
         EnumDecl {
             name,
             values: it.map(|p| self.ident(p)).collect(),
+            span,
         }
     }
 
     fn customer(&mut self, pair: Pair<'_, Rule>) -> CustomerDecl {
+        let span = self.at.span(&pair);
         let mut it = inner(pair);
         let keyword = self.at.span(&it.next().expect("customer keyword"));
         CustomerDecl {
             keyword,
+            span,
             fields: it.map(|p| self.field(p)).collect(),
         }
     }
 
     fn field(&mut self, pair: Pair<'_, Rule>) -> Field {
+        let span = self.at.span(&pair);
         let mut it = inner(pair);
         let name = self.ident(it.next().expect("field name"));
         let ty = self.type_expr(it.next().expect("field type"));
@@ -140,7 +145,12 @@ impl Lower {
             let value = inner(d).next().expect("default value");
             self.expr_or_placeholder(value, primary)
         });
-        Field { name, ty, default }
+        Field {
+            name,
+            ty,
+            default,
+            span,
+        }
     }
 
     fn type_expr(&self, pair: Pair<'_, Rule>) -> TypeExpr {
@@ -162,19 +172,23 @@ impl Lower {
     }
 
     fn signal(&mut self, pair: Pair<'_, Rule>) -> SignalDecl {
+        let span = self.at.span(&pair);
         let mut it = inner(pair).skip(1);
         let name = self.ident(it.next().expect("signal name"));
         SignalDecl {
             name,
+            span,
             fields: it.map(|p| self.field(p)).collect(),
         }
     }
 
     fn action_decl(&mut self, pair: Pair<'_, Rule>) -> ActionDecl {
+        let span = self.at.span(&pair);
         let mut it = inner(pair).skip(1);
         let name = self.ident(it.next().expect("action name"));
         let mut decl = ActionDecl {
             name,
+            span,
             params: Vec::new(),
             requires: None,
             exclusive: false,
@@ -225,10 +239,12 @@ impl Lower {
     }
 
     fn journey(&mut self, pair: Pair<'_, Rule>) -> Journey {
+        let span = self.at.span(&pair);
         let mut it = inner(pair).skip(1);
         let name = self.ident(it.next().expect("journey name"));
         let mut journey = Journey {
             name,
+            span,
             stages: Vec::new(),
             goals: Vec::new(),
             rules: Vec::new(),
@@ -239,10 +255,15 @@ impl Lower {
                     .stages
                     .push(inner(p).skip(1).map(|s| self.ident(s)).collect()),
                 Rule::goal => {
+                    let goal_span = self.at.span(&p);
                     let mut g = inner(p);
                     let signal = self.ident(g.nth(1).expect("goal signal"));
                     let within = self.duration(g.nth(1).expect("goal duration"));
-                    journey.goals.push(Goal { signal, within });
+                    journey.goals.push(Goal {
+                        signal,
+                        within,
+                        span: goal_span,
+                    });
                 }
                 _ => {
                     let rule = self.rule(p);
@@ -254,6 +275,7 @@ impl Lower {
     }
 
     fn rule(&mut self, pair: Pair<'_, Rule>) -> Rule_ {
+        let span = self.at.span(&pair);
         let mut it = inner(pair).peekable();
         let name = match it.peek().map(|p| p.as_rule()) {
             Some(Rule::rule_name) => it
@@ -266,6 +288,7 @@ impl Lower {
         let trigger = self.trigger(it.next().expect("trigger"));
         let mut rule = Rule_ {
             name,
+            span,
             when,
             trigger,
             stages: None,
@@ -287,6 +310,7 @@ impl Lower {
             match p.as_rule() {
                 Rule::in_clause if !self.repeated(&mut in_at, keyword, "in") => {
                     rule.stages = Some(StageClause {
+                        span: self.at.span(&p),
                         keyword,
                         stages: self.names(last(p)),
                     });
@@ -295,12 +319,14 @@ impl Lower {
                     rule.condition = Some(self.expr(last(p)));
                 }
                 Rule::limit_clause if !self.repeated(&mut limit_at, keyword, "limit") => {
+                    let limit_span = self.at.span(&p);
                     let mut l = inner(p);
                     let count = l.nth(1).expect("limit count");
                     let count_span = self.at.span(&count);
                     let count = self.int(count);
                     let per = self.duration(l.nth(1).expect("limit window"));
                     rule.limit = Some(Limit {
+                        span: limit_span,
                         count,
                         count_span,
                         per,
@@ -358,8 +384,10 @@ impl Lower {
     }
 
     fn filtered(&self, pair: Pair<'_, Rule>) -> Filtered {
+        let span = self.at.span(&pair);
         let mut it = inner(pair);
         let mut f = Filtered {
+            span,
             signal: self.ident(it.next().expect("signal")),
             at: Vec::new(),
             via: Vec::new(),
@@ -390,16 +418,22 @@ impl Lower {
             }
             Rule::skip => Action::Skip(self.at.span(&pair)),
             Rule::split => {
+                let span = self.at.span(&pair);
                 let mut it = inner(pair);
                 let keyword = self.at.span(&it.next().expect("split"));
                 let arms = it.map(|arm| self.arm(arm)).collect();
-                Action::Split(Split { keyword, arms })
+                Action::Split(Split {
+                    keyword,
+                    arms,
+                    span,
+                })
             }
             _ => Action::Call(self.call(pair)),
         }
     }
 
     fn arm(&mut self, pair: Pair<'_, Rule>) -> Arm {
+        let span = self.at.span(&pair);
         let mut it = inner(pair);
         let name = self.ident(it.next().expect("arm name"));
         let pct = it.next().expect("percentage");
@@ -425,6 +459,7 @@ impl Lower {
             .collect();
         Arm {
             name,
+            span,
             percent,
             percent_span,
             actions,

@@ -37,6 +37,7 @@ pub fn parse(source: &Source, file: u32) -> Parsed {
     let mut parsed = Parsed {
         module: ast::Module {
             file,
+            span: Span::new(file, 0, text.len()),
             items: Vec::new(),
         },
         diagnostics: Vec::new(),
