@@ -1788,3 +1788,24 @@ fn kept_event_timer(v: &mut Json) -> &mut Json {
         .find(|t| !t["event"].is_null())
         .unwrap()
 }
+
+#[test]
+fn counts_past_any_real_run_are_a_corrupt_state() {
+    let program = Arc::new(
+        Program::compile(&[Source::new("p.jr", "signal s\naction a\nwhen s then a")])
+            .expect("compiles"),
+    );
+    let mut engine = Engine::new(Arc::clone(&program));
+    let event =
+        Event::from_json(&program, r#"{"customer":"c","signal":"s","time":1}"#).expect("event");
+    engine.process(&event).expect("processed");
+    let text = engine.save().to_json();
+    let near_max = text.replace(
+        "\"counts\":[1,0,0,0,0,1]",
+        &format!("\"counts\":[{},0,0,0,0,1]", u64::MAX),
+    );
+    assert_ne!(near_max, text);
+    let state = State::from_json(&near_max).expect("well-formed");
+    let error = Engine::restore(program, &state).expect_err("corrupt");
+    assert!(error.to_string().contains("corrupt"), "{error}");
+}

@@ -627,7 +627,26 @@ fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
     }
 }
 
+/// Counts past this are corrupt: no real run reaches them, and counting on
+/// from one could overflow.
+const MAX_COUNT: u64 = 1 << 62;
+
 fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError> {
+    let counts = s
+        .rules
+        .iter()
+        .flat_map(|r| r.counts.iter().chain(&r.arms))
+        .chain(s.stages.iter().flat_map(|st| st.entered.values()))
+        .chain(s.goals.iter().flat_map(|g| {
+            std::iter::once(&g.conversions)
+                .chain(&g.by_stage)
+                .chain(g.by_arm.iter().flat_map(|(_, a)| a))
+        }));
+    if let Some(n) = counts.into_iter().find(|&&n| n > MAX_COUNT) {
+        return Err(StateError(format!(
+            "metrics: the count {n} is past any real run: the state is corrupt"
+        )));
+    }
     let mut m = Metrics::new(p);
     let rules = &p.rule_ids;
     for r in &s.rules {
