@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::expr::CExpr;
-use super::{FieldDef, RuleDef, TriggerDef};
+use super::{FieldDef, RuleDef, RuleInfo, TriggerDef};
 use crate::syntax::ast::BinaryOp;
 use crate::types::Base;
 use crate::value::Value;
@@ -29,6 +29,33 @@ struct Key {
 /// value compared exactly: finding the rule in that list proves the
 /// condition, so it is not evaluated again.
 const PROVEN: u32 = 1 << 31;
+
+/// A rule in a list, with what firing it needs when it only calls one
+/// action with constant arguments and its `where` is proven or absent: then
+/// the entry alone serves, without reading the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    rule: u32,
+    action: u32,
+    args: u32,
+}
+
+impl Entry {
+    /// The rule's number.
+    pub(crate) fn rule(self) -> usize {
+        (self.rule & !PROVEN) as usize
+    }
+
+    /// True when the index proved the rule's `where`.
+    pub(crate) fn proven(self) -> bool {
+        self.rule & PROVEN != 0
+    }
+
+    /// The action and constant arguments of a rule served by its entry.
+    pub(crate) fn fast(self) -> Option<(u32, u32)> {
+        (self.action != u32::MAX).then_some((self.action, self.args))
+    }
+}
 
 /// Lists of rules that share a stage, a place and an anchor value.
 #[derive(Debug, Clone, Default)]
@@ -51,8 +78,8 @@ pub(crate) struct Bucket {
 /// of an equality anchor), to save a memory load per event.
 #[derive(Debug, Clone)]
 enum List {
-    One(u32),
-    Many(Vec<u32>),
+    One(Entry),
+    Many(Vec<Entry>),
 }
 
 impl Default for List {
@@ -62,7 +89,7 @@ impl Default for List {
 }
 
 impl List {
-    fn push(&mut self, entry: u32) {
+    fn push(&mut self, entry: Entry) {
         match self {
             List::One(first) if *first == entry => {}
             List::One(first) => *self = List::Many(vec![*first, entry]),
@@ -75,7 +102,7 @@ impl List {
         }
     }
 
-    fn as_slice(&self) -> &[u32] {
+    fn as_slice(&self) -> &[Entry] {
         match self {
             List::One(e) => std::slice::from_ref(e),
             List::Many(v) => v,
@@ -93,7 +120,13 @@ impl Bucket {
 
     /// Adds rules (numbered in decision order, added in that order).
     /// `fields` are the signal's fields.
-    pub(crate) fn build(&mut self, rules: &[RuleDef], ids: &[usize], fields: &[FieldDef]) {
+    pub(crate) fn build(
+        &mut self,
+        rules: &[RuleDef],
+        info: &[RuleInfo],
+        ids: &[usize],
+        fields: &[FieldDef],
+    ) {
         // Only fields whose values compare exactly can anchor (not floats:
         // `event.x == 1` holds for 1.0).
         let exact = |f: usize| {
@@ -142,7 +175,13 @@ impl Bucket {
             self.staged |= stages[0] != ANY;
             self.placed |= places[0] != ANY;
             self.anchored |= anchors[0].is_some();
-            let entry = id as u32 | if proven { PROVEN } else { 0 };
+            let fast = (info[id].fast_action != u32::MAX && (proven || !info[id].has_where()))
+                .then_some((info[id].fast_action, info[id].fast_args));
+            let entry = Entry {
+                rule: id as u32 | if proven { PROVEN } else { 0 },
+                action: fast.map_or(u32::MAX, |f| f.0),
+                args: fast.map_or(0, |f| f.1),
+            };
             for &stage in &stages {
                 for &place in &places {
                     for &value in &anchors {
@@ -199,9 +238,9 @@ impl Bucket {
         stage: Option<usize>,
         place: Option<u32>,
         data: &[Option<Value>],
-        mut visit: impl FnMut(usize, bool),
+        mut visit: impl FnMut(Entry),
     ) {
-        let mut found: [&[u32]; 8] = [&[]; 8];
+        let mut found: [&[Entry]; 8] = [&[]; 8];
         let mut n = 0;
         let stage = stage.map(|s| s as u32).filter(|_| self.staged);
         let place = place.filter(|_| self.placed);
@@ -232,24 +271,23 @@ impl Bucket {
             }
         }
         let lists = &mut found[..n];
-        let mut emit = |entry: u32| visit((entry & !PROVEN) as usize, entry & PROVEN != 0);
         if let [only] = lists {
-            only.iter().for_each(|&e| emit(e));
+            only.iter().for_each(|&e| visit(e));
             return;
         }
         // Merge the lists, sorted by rule number.
         loop {
-            let mut best: Option<(usize, u32)> = None;
+            let mut best: Option<(usize, Entry)> = None;
             for (i, list) in lists.iter().enumerate() {
                 if let Some(&head) = list.first() {
-                    if best.is_none_or(|(_, b)| head & !PROVEN < b & !PROVEN) {
+                    if best.is_none_or(|(_, b)| head.rule() < b.rule()) {
                         best = Some((i, head));
                     }
                 }
             }
             let Some((i, entry)) = best else { break };
             lists[i] = &lists[i][1..];
-            emit(entry);
+            visit(entry);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! every name is a small integer.
 
 pub(crate) mod expr;
-mod index;
+pub(crate) mod index;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -652,13 +652,6 @@ impl<'a> Compiler<'a> {
         for (id, rule) in program.rules.iter().enumerate() {
             program.by_declaration[rule.declared] = id;
         }
-        self.index(&mut program);
-        program.default_profile = self
-            .names
-            .customer
-            .iter()
-            .map(|f| f.default.clone())
-            .collect();
         program.info = program.rules.iter().map(RuleInfo::of).collect();
         let mut by_rank: Vec<usize> = (0..program.rules.len()).collect();
         by_rank.sort_by_key(|&r| {
@@ -670,6 +663,13 @@ impl<'a> Compiler<'a> {
         for (rank, r) in by_rank.into_iter().enumerate() {
             program.info[r].rank = rank as u32;
         }
+        self.index(&mut program);
+        program.default_profile = self
+            .names
+            .customer
+            .iter()
+            .map(|f| f.default.clone())
+            .collect();
         program.fixed_args = self.fixed_args.take();
         program.names = self.names;
         program
@@ -945,7 +945,12 @@ impl<'a> Compiler<'a> {
         for (signal, group) in groups.into_iter().enumerate() {
             for (journey, ids) in group {
                 let mut bucket = index::Bucket::new(journey);
-                bucket.build(&program.rules, &ids, &self.names.signals[signal].fields);
+                bucket.build(
+                    &program.rules,
+                    &program.info,
+                    &ids,
+                    &self.names.signals[signal].fields,
+                );
                 index[signal].buckets.push(bucket);
             }
         }

@@ -9,6 +9,7 @@ mod state;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
+use crate::compile::index::Entry;
 use crate::compile::{CArg, CallArgs, Program, RuleDef, Scope, Step, TriggerDef};
 use crate::types::{Base, Ty};
 use crate::value::Value;
@@ -123,6 +124,8 @@ impl Customer {
 enum Out {
     Fired {
         rule: usize,
+        /// No limit and no split: nothing to record but the count.
+        plain: bool,
     },
     Call {
         rule: usize,
@@ -276,8 +279,8 @@ impl Engine {
                 stage: bucket.journey.and_then(|j| cust.stage(j)),
                 customer: &customer,
             };
-            bucket.visit(firing.stage, event.at, &event.data, |rule, proven| {
-                firing.consider(rule, proven, &mut self.metrics, &mut self.outs);
+            bucket.visit(firing.stage, event.at, &event.data, |entry| {
+                firing.consider(entry, &mut self.metrics, &mut self.outs);
             });
         }
         resolve(
@@ -470,20 +473,23 @@ struct Firing<'a> {
 
 impl Firing<'_> {
     /// Checks an event-triggered rule's filters, then fires it if it holds.
-    /// `proven`: the index already showed the `where` holds.
-    fn consider(&self, rule_id: usize, proven: bool, metrics: &mut Metrics, outs: &mut Vec<Out>) {
-        let info = &self.program.info[rule_id];
-        if info.fast_action != u32::MAX && (proven || !info.has_where()) {
-            // One constant call, nothing to check: the packed record is enough.
-            outs.push(Out::Fired { rule: rule_id });
+    fn consider(&self, entry: Entry, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+        let rule_id = entry.rule();
+        if let Some((action, args)) = entry.fast() {
+            // One constant call, nothing to check: the index entry is enough.
+            outs.push(Out::Fired {
+                rule: rule_id,
+                plain: true,
+            });
             outs.push(Out::Call {
                 rule: rule_id,
-                action: info.fast_action as usize,
-                args: Args::Fixed(info.fast_args),
+                action: action as usize,
+                args: Args::Fixed(args),
                 arm: None,
             });
             return;
         }
+        let proven = entry.proven();
         let rule = &self.program.rules[rule_id];
         let TriggerDef::Signal { event, after } = &rule.trigger else {
             return;
@@ -530,7 +536,10 @@ impl Firing<'_> {
             }
         }
         let mark = outs.len();
-        outs.push(Out::Fired { rule: rule_id });
+        outs.push(Out::Fired {
+            rule: rule_id,
+            plain: false,
+        });
         if steps(
             self.program,
             rule_id,
@@ -736,9 +745,12 @@ fn resolve(
     }
     for o in outs.iter() {
         let (rule, action, args, arm) = match o {
-            Out::Fired { rule } => {
-                let def = &info[*rule];
+            Out::Fired { rule, plain } => {
                 hot[*rule][0] += 1;
+                if *plain {
+                    continue;
+                }
+                let def = &info[*rule];
                 if def.limited() {
                     match cust.caps.iter_mut().find(|(r, _)| r == rule) {
                         Some((_, times)) => times.push_back(t),
