@@ -333,3 +333,76 @@ fn threads_give_the_same_decisions_and_a_state_any_thread_count_resumes() {
         );
     }
 }
+
+#[test]
+fn bench_reports_every_figure_as_json() {
+    let out = jrule(
+        &[
+            "bench",
+            "--synthetic",
+            "--rules",
+            "100",
+            "--events",
+            "20000",
+            "--workload",
+            "w1",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for field in [
+        "rules",
+        "customers",
+        "events",
+        "events_per_sec",
+        "p50_ns",
+        "p99_ns",
+        "p999_ns",
+        "allocations_per_event",
+        "bytes_per_customer",
+        "compile_ms",
+    ] {
+        assert!(json.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(json["rules"], 100);
+    assert_eq!(json["events"], 20000);
+    // Nothing per event (a buffer may grow once while warming up).
+    assert!(json["allocations_per_event"]
+        .as_f64()
+        .is_some_and(|a| a < 0.001));
+    assert!(json["events_per_sec"].as_f64().is_some_and(|v| v > 0.0));
+    let (program, events, _) = hotel();
+    let dir = scratch("bench");
+    let path = dir.join("events.jsonl");
+    std::fs::write(&path, events).expect("events");
+    let file = jrule(
+        &[
+            "bench",
+            &program,
+            "--events",
+            path.to_str().expect("path"),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(
+        file.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&file.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&file.stdout).expect("json");
+    assert_eq!(json["events"], 6);
+    assert_eq!(json["customers"], 2);
+    let bad = jrule(&["bench", "--synthetic", "--workload", "w9"], None);
+    assert_eq!(bad.status.code(), Some(2));
+}

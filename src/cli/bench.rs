@@ -226,30 +226,39 @@ fn human(r: &serde_json::Value) -> String {
         }
         out
     };
-    let opt = |k: &str, unit: &str| match r[k].as_f64() {
-        Some(v) => format!("{v:.2}{unit}"),
-        None => "not measured (library build)".to_string(),
+    let measured = |k: &str, show: &dyn Fn(f64) -> String| match r[k].as_f64() {
+        Some(v) => show(v),
+        None => "not measured (the library does not count heap use)".to_string(),
+    };
+    let bytes_per_rule = measured("bytes_per_rule", &|v| format!("{v:.0} bytes per rule"));
+    let allocations = measured("allocations_per_event", &|v| format!("{v:.2} per event"));
+    let state = if r["tracked_customers"].as_u64() == Some(0) {
+        "no customer keeps any state".to_string()
+    } else {
+        let per = measured("bytes_per_customer", &|v| {
+            format!("{v:.0} bytes per customer")
+        });
+        format!("{per} ({} customers tracked)", r["tracked_customers"])
     };
     format!(
         "workload      {} — {} rules, {} customers, {} events\n\
-         compile       {:.1} ms, {} per rule\n\
+         compile       {:.1} ms, {}\n\
          throughput    {} events/s, {} decisions/s\n\
          latency       p50 {} ns, p99 {} ns, p99.9 {} ns\n\
-         allocations   {} per event\n\
-         state         {} per customer ({} customers tracked)",
+         allocations   {}\n\
+         state         {}",
         r["workload"].as_str().unwrap_or("?"),
         r["rules"],
         r["customers"],
         r["events"],
         num("compile_ms"),
-        opt("bytes_per_rule", " bytes"),
+        bytes_per_rule,
         thousands(num("events_per_sec")),
         thousands(num("decisions_per_sec")),
         r["p50_ns"],
         r["p99_ns"],
         r["p999_ns"],
-        opt("allocations_per_event", ""),
-        opt("bytes_per_customer", " bytes"),
-        r["tracked_customers"],
+        allocations,
+        state,
     )
 }

@@ -154,7 +154,7 @@ impl Engine {
             customers: HashMap::new(),
             timers: BTreeSet::new(),
             metrics,
-            outs: Vec::new(),
+            outs: Vec::with_capacity(16),
         }
     }
 
