@@ -696,3 +696,16 @@ fn many_diagnostics_are_reported_in_linear_time() {
         start.elapsed()
     );
 }
+
+#[test]
+fn more_than_64_goals_in_a_journey_is_a_limit() {
+    let goals: String = (0..65).map(|_| "  goal s within 1d\n").collect();
+    let text = format!(
+        "signal s\naction a\njourney j {{\n  stages x\n{goals}  rule r: when s then a\n}}\n"
+    );
+    let diags = check_lib_text(text);
+    let limits: Vec<_> = diags.iter().filter(|d| d.code == "jrule::limit").collect();
+    assert_eq!(limits.len(), 1, "{}", diags.len());
+    assert_eq!(limits[0].line, 69);
+    assert_eq!(limits[0].severity, Severity::Error);
+}

@@ -8,6 +8,9 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{Action, Call, Duration, Filtered, Ident, Journey, Rule, Trigger};
 
+/// The most goals a journey may have (the engine keeps a bit per goal).
+pub const MAX_GOALS: usize = 64;
+
 /// A `move to` of a journey rule, kept for the journey-wide warnings.
 pub(super) struct Move {
     /// Rule order within the journey.
@@ -56,6 +59,20 @@ impl Checker<'_> {
         for goal in &j.goals {
             self.signal(&goal.signal);
             self.positive(&goal.within, "a goal's window");
+        }
+        if let Some(extra) = j.goals.get(MAX_GOALS) {
+            self.report(
+                Diagnostic::new(
+                    Code::Limit,
+                    extra.span,
+                    format!(
+                        "journey `{}` has more than the limit of {MAX_GOALS} goals",
+                        j.name.name
+                    ),
+                )
+                .label("one goal too many")
+                .help("measure the other conversions in another journey"),
+            );
         }
         let mut names: IndexMap<String, Span> = IndexMap::new();
         for (index, rule) in j.rules.iter_mut().enumerate() {
