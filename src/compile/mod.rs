@@ -892,13 +892,13 @@ impl<'a> Compiler<'a> {
                 },
                 Action::Skip(_) => Step::Skip,
                 Action::Split(split) => {
-                    let mut low = 0;
+                    let mut low: u32 = 0;
                     Step::Split {
                         arms: split
                             .arms
                             .iter()
                             .map(|arm| {
-                                let high = low + arm.percent;
+                                let high = low.saturating_add(arm.percent);
                                 let def = ArmDef {
                                     name: Arc::from(arm.name.name.as_str()),
                                     low,
