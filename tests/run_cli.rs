@@ -26,6 +26,19 @@ fn jrule(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("jrule finishes")
 }
 
+/// Asserts exit status 0, showing stderr otherwise.
+fn assert_ok(out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+/// The standard output of two runs, one after the other.
+fn stdout_of(runs: &[&Output]) -> String {
+    runs.iter()
+        .map(|o| String::from_utf8_lossy(&o.stdout))
+        .collect()
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("run_cli")
@@ -47,12 +60,7 @@ fn hotel() -> (String, String, String) {
 fn events_from_stdin_give_the_expected_decisions() {
     let (program, events, decisions) = hotel();
     let out = jrule(&["run", &program, "--events", "-"], Some(&events));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout), decisions);
     assert!(out.stderr.is_empty());
 }
@@ -111,17 +119,8 @@ fn state_carries_over_between_runs() {
         &["run", &program, "--events", "-", "--state", state],
         Some(&rest.join("\n")),
     );
-    assert_eq!(
-        b.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&b.stderr)
-    );
-    let both = format!(
-        "{}{}",
-        String::from_utf8_lossy(&a.stdout),
-        String::from_utf8_lossy(&b.stdout)
-    );
+    assert_ok(&b);
+    let both = stdout_of(&[&a, &b]);
     assert_eq!(both, decisions);
     // The state knows the clock: replaying the first part again is out of order.
     let again = jrule(
@@ -315,17 +314,8 @@ fn threads_give_the_same_decisions_and_a_state_any_thread_count_resumes() {
             ],
             Some(&rest.join("\n")),
         );
-        assert_eq!(
-            two.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&two.stderr)
-        );
-        let both = format!(
-            "{}{}",
-            String::from_utf8_lossy(&one.stdout),
-            String::from_utf8_lossy(&two.stdout)
-        );
+        assert_ok(&two);
+        let both = stdout_of(&[&one, &two]);
         assert_eq!(
             both,
             String::from_utf8_lossy(&whole.stdout),
@@ -351,12 +341,7 @@ fn bench_reports_every_figure_as_json() {
         ],
         None,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     for field in [
         "rules",
@@ -394,12 +379,7 @@ fn bench_reports_every_figure_as_json() {
         ],
         None,
     );
-    assert_eq!(
-        file.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&file.stderr)
-    );
+    assert_ok(&file);
     let json: serde_json::Value = serde_json::from_slice(&file.stdout).expect("json");
     assert_eq!(json["events"], 6);
     assert_eq!(json["customers"], 2);

@@ -114,25 +114,11 @@ impl Event {
                 .ok_or_else(|| EventError::UnknownChannel(via.to_string()))?;
             event = event.via(name)?;
         }
-        if let Some(data) = non_null(object.get("data")) {
-            let data = data.as_object().ok_or_else(|| EventError::WrongType {
-                field: "data".into(),
-                expected: "an object".into(),
-                found: describe(data),
-            })?;
-            for (name, value) in data {
-                event = event.json_field(name, value)?;
-            }
+        for (name, value) in fields(object, "data")? {
+            event = event.json_field(name, value)?;
         }
-        if let Some(profile) = non_null(object.get("profile")) {
-            let profile = profile.as_object().ok_or_else(|| EventError::WrongType {
-                field: "profile".into(),
-                expected: "an object".into(),
-                found: describe(profile),
-            })?;
-            for (name, value) in profile {
-                event = event.json_profile(name, value)?;
-            }
+        for (name, value) in fields(object, "profile")? {
+            event = event.json_profile(name, value)?;
         }
         event.build()
     }
@@ -146,6 +132,22 @@ impl Event {
     pub fn time(&self) -> i64 {
         self.time
     }
+}
+
+/// The members of the event's object `key` (`data`, `profile`), if given.
+fn fields<'a>(
+    event: &'a serde_json::Map<String, Json>,
+    key: &'static str,
+) -> Result<impl Iterator<Item = (&'a String, &'a Json)>, EventError> {
+    let members = match non_null(event.get(key)) {
+        None => None,
+        Some(v) => Some(v.as_object().ok_or_else(|| EventError::WrongType {
+            field: key.into(),
+            expected: "an object".into(),
+            found: describe(v),
+        })?),
+    };
+    Ok(members.into_iter().flatten())
 }
 
 fn non_null(v: Option<&Json>) -> Option<&Json> {

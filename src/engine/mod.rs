@@ -51,7 +51,16 @@ pub struct Engine {
     metrics: Metrics,
     /// Per rule: fired, decisions — dense, as they are counted on the hot path.
     hot: Vec<[u64; 2]>,
+    scratch: Scratch,
+}
+
+/// Buffers reused from event to event, so that deciding allocates nothing.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    /// What the firing rules produced, before `requires`, `exclusive` and moves.
     outs: Vec<Out>,
+    /// The moves made: journey, from, to.
+    moved: Vec<(usize, Option<usize>, usize)>,
 }
 
 /// A timer in the queue: deadline, then customer, then rule declaration order.
@@ -154,7 +163,10 @@ impl Engine {
             customers: HashMap::new(),
             timers: BTreeSet::new(),
             metrics,
-            outs: Vec::with_capacity(16),
+            scratch: Scratch {
+                outs: Vec::with_capacity(16),
+                moved: Vec::with_capacity(4),
+            },
         }
     }
 
@@ -206,8 +218,7 @@ impl Engine {
         event: &Event,
         out: &mut Vec<Decision>,
     ) -> Result<(), EventError> {
-        let program = Arc::clone(&self.program);
-        let names = &program.names;
+        let names = &self.program.names;
         let fits = names
             .signals
             .get(event.signal)
@@ -226,13 +237,22 @@ impl Engine {
         self.check_time(event.time)?;
         self.fire_due(event.time, out);
         self.clock = Some(event.time);
-        let customer = match self.customers.get_key_value(&event.customer) {
+        let Engine {
+            program,
+            customers,
+            metrics,
+            hot,
+            scratch,
+            timers,
+            ..
+        } = self;
+        let customer = match customers.get_key_value(&event.customer) {
             Some((k, _)) => Arc::clone(k),
             None => Arc::clone(&event.customer),
         };
         // A customer with no state is only stored if the event leaves some.
         let mut fresh = Customer::default();
-        let known = self.customers.get_mut(&customer);
+        let known = customers.get_mut(&customer);
         let is_new = known.is_none();
         let cust = match known {
             Some(c) => c,
@@ -247,7 +267,7 @@ impl Engine {
             }
         }
         let t = event.time;
-        prune(&program, cust, t);
+        prune(program, cust, t);
         let index = &program.index[event.signal];
         let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
         let scope = Scope {
@@ -264,48 +284,39 @@ impl Engine {
             if let Some(js) = cust.journeys.iter_mut().find(|s| s.journey == j) {
                 if js.converted & (1 << g) == 0 && t.saturating_sub(js.entered) <= within {
                     js.converted |= 1 << g;
-                    self.metrics
-                        .convert(&program, j, g, js.stage, &js.exposures, &customer);
+                    metrics.convert(program, j, g, js.stage, &js.exposures, &customer);
                 }
             }
         }
         // Rules, by journey, then top-level.
-        self.outs.clear();
+        scratch.outs.clear();
         for bucket in &index.buckets {
             let firing = Firing {
-                program: &program,
+                program,
                 cust,
                 scope: &scope,
                 stage: bucket.journey.and_then(|j| cust.stage(j)),
                 customer: &customer,
             };
             bucket.visit(firing.stage, event.at, &event.data, |entry| {
-                firing.consider(entry, &mut self.metrics, &mut self.outs);
+                firing.consider(entry, metrics, &mut scratch.outs);
             });
         }
         resolve(
-            &program,
-            cust,
-            &customer,
-            t,
-            &mut self.outs,
-            &mut self.metrics,
-            &mut self.hot,
-            &mut self.timers,
-            out,
+            program, cust, &customer, t, scratch, metrics, hot, timers, out,
         );
         // Waits and memories that this event starts or ends.
         for &rule in &index.cancels_wait {
             if let TriggerDef::Absence { absent, .. } = &program.rules[rule].trigger {
                 if absent.passes(event.at, event.via) {
-                    cancel_timer(cust, rule, &program, &customer, &mut self.timers);
+                    cancel_timer(cust, rule, program, &customer, timers);
                 }
             }
         }
         for &rule in &index.starts_wait {
             if let TriggerDef::Absence { within, after, .. } = &program.rules[rule].trigger {
                 if after.passes(event.at, event.via) {
-                    cancel_timer(cust, rule, &program, &customer, &mut self.timers);
+                    cancel_timer(cust, rule, program, &customer, timers);
                     let stored = TimerEvent {
                         time: t,
                         at: event.at,
@@ -317,9 +328,9 @@ impl Engine {
                         rule,
                         t.saturating_add(*within),
                         Some(Box::new(stored)),
-                        &program,
+                        program,
                         &customer,
-                        &mut self.timers,
+                        timers,
                     );
                 }
             }
@@ -340,9 +351,9 @@ impl Engine {
         }
         let empty = cust.is_empty();
         if is_new && !empty {
-            self.customers.insert(customer, fresh);
+            customers.insert(customer, fresh);
         } else if !is_new && empty {
-            self.customers.remove(&customer);
+            customers.remove(&customer);
         }
         Ok(())
     }
@@ -378,13 +389,21 @@ impl Engine {
     }
 
     fn fire_timer(&mut self, key: TimerKey, out: &mut Vec<Decision>) {
-        let program = Arc::clone(&self.program);
         let t = key.deadline;
         self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
+        let Engine {
+            program,
+            customers,
+            metrics,
+            hot,
+            scratch,
+            timers,
+            ..
+        } = self;
         let Some(rule_id) = program.by_declaration.get(key.declared).copied() else {
             return;
         };
-        let Some(cust) = self.customers.get_mut(&key.customer) else {
+        let Some(cust) = customers.get_mut(&key.customer) else {
             return;
         };
         let Some(pos) = cust
@@ -395,7 +414,7 @@ impl Engine {
             return;
         };
         let timer = cust.timers.swap_remove(pos);
-        prune(&program, cust, t);
+        prune(program, cust, t);
         let rule = &program.rules[rule_id];
         let stage = rule.journey.and_then(|j| cust.stage(j));
         let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
@@ -403,7 +422,7 @@ impl Engine {
             TriggerDef::Stay { stage: s, .. } => stage == Some(s),
             _ => true,
         };
-        self.outs.clear();
+        scratch.outs.clear();
         if stay_ok {
             let scope = match &timer.event {
                 Some(e) => Scope {
@@ -417,27 +436,27 @@ impl Engine {
                 None => Scope::without_event(t, profile),
             };
             let firing = Firing {
-                program: &program,
+                program,
                 cust,
                 scope: &scope,
                 stage,
                 customer: &key.customer,
             };
-            firing.fire(rule_id, false, &mut self.metrics, &mut self.outs);
+            firing.fire(rule_id, false, metrics, &mut scratch.outs);
         }
         resolve(
-            &program,
+            program,
             cust,
             &key.customer,
             t,
-            &mut self.outs,
-            &mut self.metrics,
-            &mut self.hot,
-            &mut self.timers,
+            scratch,
+            metrics,
+            hot,
+            timers,
             out,
         );
         if cust.is_empty() {
-            self.customers.remove(&key.customer);
+            customers.remove(&key.customer);
         }
     }
 }
@@ -679,12 +698,13 @@ fn resolve(
     cust: &mut Customer,
     customer: &Arc<str>,
     t: i64,
-    outs: &mut [Out],
+    scratch: &mut Scratch,
     metrics: &mut Metrics,
     hot: &mut [[u64; 2]],
     timers: &mut BTreeSet<TimerKey>,
     out: &mut Vec<Decision>,
 ) {
+    let Scratch { outs, moved } = scratch;
     if outs.is_empty() {
         return;
     }
@@ -732,7 +752,7 @@ fn resolve(
         }
     }
     // One move per journey: the first allowed one in decision order.
-    let mut moved: Vec<(usize, Option<usize>, usize)> = Vec::new();
+    moved.clear();
     for o in outs.iter_mut() {
         if let Out::Move { journey, to, .. } = *o {
             let from = cust.stage(journey);
@@ -799,7 +819,7 @@ fn resolve(
         });
     }
     // Apply the moves; restart the stay timers of the journeys that moved.
-    for (journey, _, to) in moved {
+    for &(journey, _, to) in moved.iter() {
         match cust.journeys.iter_mut().find(|s| s.journey == journey) {
             Some(js) => {
                 js.stage = to;
@@ -815,18 +835,7 @@ fn resolve(
             }),
         }
         metrics.stages[journey][to] += 1;
-        let stale: Vec<usize> = cust
-            .timers
-            .iter()
-            .filter(|x| {
-                program.rules[x.rule].journey == Some(journey)
-                    && matches!(program.rules[x.rule].trigger, TriggerDef::Stay { .. })
-            })
-            .map(|x| x.rule)
-            .collect();
-        for rule in stale {
-            cancel_timer(cust, rule, program, customer, timers);
-        }
+        cancel_stay_timers(cust, journey, program, customer, timers);
         for &rule in &program.journeys[journey].stay_rules[to] {
             if let TriggerDef::Stay { duration, .. } = program.rules[rule].trigger {
                 start_timer(
@@ -839,6 +848,30 @@ fn resolve(
                     timers,
                 );
             }
+        }
+    }
+}
+
+/// Cancels a customer's `when in STAGE for D` timers of one journey.
+fn cancel_stay_timers(
+    cust: &mut Customer,
+    journey: usize,
+    program: &Program,
+    customer: &Arc<str>,
+    timers: &mut BTreeSet<TimerKey>,
+) {
+    let mut i = 0;
+    while i < cust.timers.len() {
+        let rule = &program.rules[cust.timers[i].rule];
+        if rule.journey == Some(journey) && matches!(rule.trigger, TriggerDef::Stay { .. }) {
+            let timer = cust.timers.swap_remove(i);
+            timers.remove(&TimerKey {
+                deadline: timer.deadline,
+                customer: Arc::clone(customer),
+                declared: rule.declared,
+            });
+        } else {
+            i += 1;
         }
     }
 }
