@@ -125,14 +125,18 @@ impl Metrics {
         journey: usize,
         goal: usize,
         stage: usize,
-        exposures: &[usize],
+        exposures: &[u32],
         customer: &str,
     ) {
         let counts = &mut self.goals[journey][goal];
         counts.conversions += 1;
         counts.by_stage[stage] += 1;
         for &rule in exposures {
+            let rule = rule as usize;
             let def = &program.rules[rule];
+            if def.journey != Some(journey) {
+                continue;
+            }
             let bucket = super::bucket(customer, &program.journeys[journey].name, &def.name);
             let arm = def.steps.iter().find_map(|s| match s {
                 crate::compile::Step::Split { arms } => {

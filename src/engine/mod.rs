@@ -1,12 +1,13 @@
 //! The engine: per-customer state, timers, and the processing of events
 //! into decisions.
 
+mod customers;
 mod decision;
 mod event;
 mod metrics;
 mod state;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::compile::index::Entry;
@@ -14,6 +15,7 @@ use crate::compile::{CArg, CallArgs, Program, RuleDef, Scope, Step, TriggerDef};
 use crate::types::{Base, Ty};
 use crate::value::Value;
 
+use customers::{Customer, Customers, JourneyState, TimerEvent, View};
 use decision::Args;
 pub use decision::{Arg, Decision};
 pub use event::{Event, EventBuilder, EventError};
@@ -45,7 +47,8 @@ pub use state::{shard_of, State, StateError};
 pub struct Engine {
     program: Arc<Program>,
     clock: Option<i64>,
-    customers: HashMap<Arc<str>, Customer>,
+    customers: Customers,
+    /// Every pending timer: deadline, customer slot, rule declaration order.
     timers: BTreeSet<TimerKey>,
     /// Counters, but for the two that every firing touches.
     metrics: Metrics,
@@ -61,71 +64,13 @@ struct Scratch {
     outs: Vec<Out>,
     /// The moves made: journey, from, to.
     moved: Vec<(usize, Option<usize>, usize)>,
+    /// Timers due at one instant, to fire in customer-id order.
+    due: Vec<TimerKey>,
 }
 
-/// A timer in the queue: deadline, then customer, then rule declaration order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct TimerKey {
-    deadline: i64,
-    customer: Arc<str>,
-    declared: usize,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Customer {
-    journeys: Vec<JourneyState>,
-    profile: Option<Box<[Option<Value>]>>,
-    /// `S within D after S2` rules: when `S2` last happened.
-    memory: Vec<(usize, i64)>,
-    /// Rules with a `limit`: when they fired within the window.
-    caps: Vec<(usize, VecDeque<i64>)>,
-    timers: Vec<Timer>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct JourneyState {
-    journey: usize,
-    stage: usize,
-    entered: i64,
-    since: i64,
-    /// A bit per goal of the journey, set once converted.
-    converted: u64,
-    /// Split rules of the journey this customer was assigned an arm by.
-    exposures: Vec<usize>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Timer {
-    rule: usize,
-    deadline: i64,
-    /// For `no … after S2`: the `S2` event, which `event.FIELD` reads.
-    event: Option<Box<TimerEvent>>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct TimerEvent {
-    time: i64,
-    at: Option<u32>,
-    via: Option<u32>,
-    data: Vec<Option<Value>>,
-}
-
-impl Customer {
-    fn stage(&self, journey: usize) -> Option<usize> {
-        self.journeys
-            .iter()
-            .find(|j| j.journey == journey)
-            .map(|j| j.stage)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.journeys.is_empty()
-            && self.profile.is_none()
-            && self.memory.is_empty()
-            && self.caps.is_empty()
-            && self.timers.is_empty()
-    }
-}
+/// A timer in the queue: deadline, customer slot, rule declaration order.
+/// Timers due at the same instant fire by customer id, not slot.
+type TimerKey = (i64, u32, u32);
 
 /// One output of a fired rule, before `requires`, `exclusive` and the
 /// one-move-per-journey rule are applied.
@@ -160,12 +105,13 @@ impl Engine {
             hot,
             program,
             clock: None,
-            customers: HashMap::new(),
+            customers: Customers::default(),
             timers: BTreeSet::new(),
             metrics,
             scratch: Scratch {
                 outs: Vec::with_capacity(16),
                 moved: Vec::with_capacity(4),
+                due: Vec::new(),
             },
         }
     }
@@ -246,90 +192,86 @@ impl Engine {
             timers,
             ..
         } = self;
-        let customer = match customers.get_key_value(&event.customer) {
-            Some((k, _)) => Arc::clone(k),
-            None => Arc::clone(&event.customer),
-        };
-        // A customer with no state is only stored if the event leaves some.
-        let mut fresh = Customer::default();
-        let known = customers.get_mut(&customer);
-        let is_new = known.is_none();
-        let cust = match known {
-            Some(c) => c,
-            None => &mut fresh,
-        };
+        // A new customer keeps its slot only if the event leaves it some state.
+        let (slot, is_new) = customers.enter(&event.customer);
+        let mut cust = customers.get(slot);
         if !event.profile.is_empty() {
-            let profile = cust
-                .profile
-                .get_or_insert_with(|| program.default_profile.clone().into_boxed_slice());
+            let profile = cust.profile_mut(&program.default_profile);
             for (i, v) in &event.profile {
                 profile[*i] = v.clone();
             }
         }
         let t = event.time;
-        prune(program, cust, t);
+        cust.prune(program, t);
         let index = &program.index[event.signal];
-        let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
-        let scope = Scope {
-            data: &event.data,
-            at: event.at,
-            via: event.via,
-            time: t,
-            event_time: t,
-            profile,
-        };
         // Goals, against the stages as the event found them.
         for &(j, g) in &index.goals {
             let within = program.journeys[j].goals[g].within;
-            if let Some(js) = cust.journeys.iter_mut().find(|s| s.journey == j) {
-                if js.converted & (1 << g) == 0 && t.saturating_sub(js.entered) <= within {
-                    js.converted |= 1 << g;
-                    metrics.convert(program, j, g, js.stage, &js.exposures, &customer);
-                }
+            let Some(js) = cust.journey_mut(j) else {
+                continue;
+            };
+            if js.converted & (1 << g) != 0 || t.saturating_sub(js.entered) > within {
+                continue;
             }
+            js.converted |= 1 << g;
+            let stage = js.stage as usize;
+            let view = cust.view();
+            metrics.convert(program, j, g, stage, view.exposures(), view.id());
         }
         // Rules, by journey, then top-level.
         scratch.outs.clear();
-        for bucket in &index.buckets {
-            let firing = Firing {
-                program,
-                cust,
-                scope: &scope,
-                stage: bucket.journey.and_then(|j| cust.stage(j)),
-                customer: &customer,
+        {
+            let view = cust.view();
+            let profile = view.profile().unwrap_or(&program.default_profile);
+            let scope = Scope {
+                data: &event.data,
+                at: event.at,
+                via: event.via,
+                time: t,
+                event_time: t,
+                profile,
             };
-            bucket.visit(firing.stage, event.at, &event.data, |entry| {
-                firing.consider(entry, metrics, &mut scratch.outs);
-            });
+            for bucket in &index.buckets {
+                let firing = Firing {
+                    program,
+                    cust: view,
+                    scope: &scope,
+                    stage: bucket.journey.and_then(|j| view.stage(j)),
+                };
+                bucket.visit(firing.stage, event.at, &event.data, |entry| {
+                    firing.consider(entry, metrics, &mut scratch.outs);
+                });
+            }
         }
         resolve(
-            program, cust, &customer, t, scratch, metrics, hot, timers, out,
+            program, &mut cust, slot, t, scratch, metrics, hot, timers, out,
         );
         // Waits and memories that this event starts or ends.
         for &rule in &index.cancels_wait {
             if let TriggerDef::Absence { absent, .. } = &program.rules[rule].trigger {
                 if absent.passes(event.at, event.via) {
-                    cancel_timer(cust, rule, program, &customer, timers);
+                    cancel_timers(&mut cust, slot, timers, |r| r == rule, program);
                 }
             }
         }
         for &rule in &index.starts_wait {
             if let TriggerDef::Absence { within, after, .. } = &program.rules[rule].trigger {
                 if after.passes(event.at, event.via) {
-                    cancel_timer(cust, rule, program, &customer, timers);
+                    cancel_timers(&mut cust, slot, timers, |r| r == rule, program);
                     let stored = TimerEvent {
                         time: t,
                         at: event.at,
                         via: event.via,
-                        data: event.data.clone(),
+                        data: event.data.as_slice().into(),
                     };
+                    let deadline = t.saturating_add(*within);
                     start_timer(
-                        cust,
+                        &mut cust,
+                        slot,
                         rule,
-                        t.saturating_add(*within),
-                        Some(Box::new(stored)),
+                        deadline,
+                        Some(stored),
                         program,
-                        &customer,
                         timers,
                     );
                 }
@@ -342,19 +284,11 @@ impl Engine {
             } = &program.rules[rule].trigger
             {
                 if after.passes(event.at, event.via) {
-                    match cust.memory.iter_mut().find(|(r, _)| *r == rule) {
-                        Some(m) => m.1 = t,
-                        None => cust.memory.push((rule, t)),
-                    }
+                    cust.remember(rule, t);
                 }
             }
         }
-        let empty = cust.is_empty();
-        if is_new && !empty {
-            customers.insert(customer, fresh);
-        } else if !is_new && empty {
-            customers.remove(&customer);
-        }
+        customers.settle(slot, is_new);
         Ok(())
     }
 
@@ -378,18 +312,34 @@ impl Engine {
     }
 
     fn fire_due(&mut self, until: i64, out: &mut Vec<Decision>) {
-        while let Some(first) = self.timers.first() {
-            if first.deadline > until {
+        let mut due = std::mem::take(&mut self.scratch.due);
+        while let Some(&(deadline, _, _)) = self.timers.first() {
+            if deadline > until {
                 break;
             }
-            if let Some(key) = self.timers.pop_first() {
+            // Every timer due at this instant, by customer id, then rule.
+            // (Durations are positive: firing one never adds another here.)
+            due.clear();
+            while self.timers.first().is_some_and(|k| k.0 == deadline) {
+                due.extend(self.timers.pop_first());
+            }
+            if due.len() > 1 {
+                let customers = &self.customers;
+                due.sort_unstable_by(|a, b| {
+                    customers
+                        .id(a.1)
+                        .cmp(&customers.id(b.1))
+                        .then(a.2.cmp(&b.2))
+                });
+            }
+            for &key in &due {
                 self.fire_timer(key, out);
             }
         }
+        self.scratch.due = due;
     }
 
-    fn fire_timer(&mut self, key: TimerKey, out: &mut Vec<Decision>) {
-        let t = key.deadline;
+    fn fire_timer(&mut self, (t, slot, declared): TimerKey, out: &mut Vec<Decision>) {
         self.clock = Some(self.clock.map_or(t, |c| c.max(t)));
         let Engine {
             program,
@@ -400,94 +350,62 @@ impl Engine {
             timers,
             ..
         } = self;
-        let Some(rule_id) = program.by_declaration.get(key.declared).copied() else {
+        let Some(rule_id) = program.by_declaration.get(declared as usize).copied() else {
             return;
         };
-        let Some(cust) = customers.get_mut(&key.customer) else {
+        if customers.id(slot).is_none() {
+            return;
+        }
+        let mut cust = customers.get(slot);
+        let Some(timer) = cust.take_timer(rule_id, t) else {
             return;
         };
-        let Some(pos) = cust
-            .timers
-            .iter()
-            .position(|x| x.rule == rule_id && x.deadline == t)
-        else {
-            return;
-        };
-        let timer = cust.timers.swap_remove(pos);
-        prune(program, cust, t);
+        cust.prune(program, t);
         let rule = &program.rules[rule_id];
-        let stage = rule.journey.and_then(|j| cust.stage(j));
-        let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
-        let stay_ok = match rule.trigger {
-            TriggerDef::Stay { stage: s, .. } => stage == Some(s),
-            _ => true,
-        };
         scratch.outs.clear();
-        if stay_ok {
-            let scope = match &timer.event {
-                Some(e) => Scope {
-                    data: &e.data,
-                    at: e.at,
-                    via: e.via,
-                    time: t,
-                    event_time: e.time,
-                    profile,
-                },
-                None => Scope::without_event(t, profile),
+        {
+            let view = cust.view();
+            let stage = rule.journey.and_then(|j| view.stage(j));
+            let profile = view.profile().unwrap_or(&program.default_profile);
+            let stay_ok = match rule.trigger {
+                TriggerDef::Stay { stage: s, .. } => stage == Some(s),
+                _ => true,
             };
-            let firing = Firing {
-                program,
-                cust,
-                scope: &scope,
-                stage,
-                customer: &key.customer,
-            };
-            firing.fire(rule_id, false, metrics, &mut scratch.outs);
+            if stay_ok {
+                let scope = match &timer.event {
+                    Some(e) => Scope {
+                        data: &e.data,
+                        at: e.at,
+                        via: e.via,
+                        time: t,
+                        event_time: e.time,
+                        profile,
+                    },
+                    None => Scope::without_event(t, profile),
+                };
+                let firing = Firing {
+                    program,
+                    cust: view,
+                    scope: &scope,
+                    stage,
+                };
+                firing.fire(rule_id, false, metrics, &mut scratch.outs);
+            }
         }
         resolve(
-            program,
-            cust,
-            &key.customer,
-            t,
-            scratch,
-            metrics,
-            hot,
-            timers,
-            out,
+            program, &mut cust, slot, t, scratch, metrics, hot, timers, out,
         );
-        if cust.is_empty() {
-            customers.remove(&key.customer);
-        }
+        customers.settle(slot, false);
     }
-}
-
-/// Drops cap windows and sequence memories that have run out.
-fn prune(program: &Program, cust: &mut Customer, t: i64) {
-    cust.caps.retain_mut(|(rule, times)| {
-        let per = program.rules[*rule].limit.map_or(0, |(_, per)| per);
-        while times.front().is_some_and(|&x| x <= t.saturating_sub(per)) {
-            times.pop_front();
-        }
-        !times.is_empty()
-    });
-    cust.memory
-        .retain(|&(rule, when)| match &program.rules[rule].trigger {
-            TriggerDef::Signal {
-                after: Some((within, _)),
-                ..
-            } => t.saturating_sub(when) <= *within,
-            _ => false,
-        });
 }
 
 /// What a rule is evaluated against: one customer at one moment.
 struct Firing<'a> {
     program: &'a Program,
-    cust: &'a Customer,
+    cust: View<'a>,
     scope: &'a Scope<'a>,
     /// The customer's stage in the rule's journey, as the event found it.
     stage: Option<usize>,
-    customer: &'a str,
 }
 
 impl Firing<'_> {
@@ -517,8 +435,8 @@ impl Firing<'_> {
             return;
         }
         if let Some((within, _)) = after {
-            let remembered = self.cust.memory.iter().find(|(r, _)| *r == rule_id);
-            if remembered.is_none_or(|&(_, when)| self.scope.time.saturating_sub(when) > *within) {
+            let remembered = self.cust.remembered(rule_id);
+            if remembered.is_none_or(|when| self.scope.time.saturating_sub(when) > *within) {
                 return;
             }
         }
@@ -543,13 +461,7 @@ impl Firing<'_> {
         }
         if let Some((count, per)) = rule.limit {
             let since = self.scope.time.saturating_sub(per);
-            let recent = self
-                .cust
-                .caps
-                .iter()
-                .find(|(r, _)| *r == rule_id)
-                .map_or(0, |(_, times)| times.iter().filter(|&&x| x > since).count());
-            if recent >= count {
+            if self.cust.cap_count(rule_id, since) >= count {
                 metrics.rules[rule_id].capped += 1;
                 return;
             }
@@ -566,7 +478,7 @@ impl Firing<'_> {
             &rule.steps,
             None,
             self.scope,
-            self.customer,
+            self.cust.id(),
             outs,
         )
         .is_err()
@@ -695,8 +607,8 @@ pub(crate) fn bucket(customer: &str, journey: &str, rule: &str) -> u32 {
 #[allow(clippy::too_many_arguments)]
 fn resolve(
     program: &Arc<Program>,
-    cust: &mut Customer,
-    customer: &Arc<str>,
+    cust: &mut Customer<'_>,
+    slot: u32,
     t: i64,
     scratch: &mut Scratch,
     metrics: &mut Metrics,
@@ -704,58 +616,38 @@ fn resolve(
     timers: &mut BTreeSet<TimerKey>,
     out: &mut Vec<Decision>,
 ) {
-    let Scratch { outs, moved } = scratch;
+    let Scratch { outs, moved, .. } = scratch;
     if outs.is_empty() {
         return;
     }
     let info = &program.info;
-    let profile: &[Option<Value>] = cust.profile.as_deref().unwrap_or(&program.default_profile);
-    let consent = Scope::without_event(t, profile);
-    // requires, then exclusive: the highest priority wins, then the first declared.
-    let mut exclusive = false;
-    for o in outs.iter_mut() {
-        if let Out::Call { rule, action, .. } = o {
-            let def = &program.actions[*action];
-            exclusive |= def.exclusive;
-            if let Some(requires) = &def.requires {
-                if !requires.holds(&consent).unwrap_or(false) {
-                    metrics.rules[*rule].suppressed += 1;
-                    *o = Out::Dropped;
-                }
-            }
-        }
-    }
-    if exclusive {
-        let key = |rule: usize| info[rule].rank;
-        for a in 0..program.actions.len() {
-            if !program.actions[a].exclusive {
-                continue;
-            }
-            let winner = outs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, o)| match o {
-                    Out::Call { rule, action, .. } if *action == a => Some((key(*rule), i)),
-                    _ => None,
-                })
-                .min();
-            if let Some((_, keep)) = winner {
-                for (i, o) in outs.iter_mut().enumerate() {
-                    if let Out::Call { rule, action, .. } = o {
-                        if *action == a && i != keep {
-                            metrics.rules[*rule].excluded += 1;
-                            *o = Out::Dropped;
-                        }
+    let customer = Arc::clone(cust.view().id());
+    {
+        let profile = cust.view().profile().unwrap_or(&program.default_profile);
+        let consent = Scope::without_event(t, profile);
+        // requires, then exclusive: the highest priority wins, then the first declared.
+        let mut exclusive = false;
+        for o in outs.iter_mut() {
+            if let Out::Call { rule, action, .. } = o {
+                let def = &program.actions[*action];
+                exclusive |= def.exclusive;
+                if let Some(requires) = &def.requires {
+                    if !requires.holds(&consent).unwrap_or(false) {
+                        metrics.rules[*rule].suppressed += 1;
+                        *o = Out::Dropped;
                     }
                 }
             }
+        }
+        if exclusive {
+            exclude(program, outs, metrics);
         }
     }
     // One move per journey: the first allowed one in decision order.
     moved.clear();
     for o in outs.iter_mut() {
         if let Out::Move { journey, to, .. } = *o {
-            let from = cust.stage(journey);
+            let from = cust.view().stage(journey);
             if moved.iter().any(|m| m.0 == journey) || !program.journeys[journey].allows(from, to) {
                 *o = Out::Dropped;
             } else {
@@ -772,16 +664,11 @@ fn resolve(
                 }
                 let def = &info[*rule];
                 if def.limited() {
-                    match cust.caps.iter_mut().find(|(r, _)| r == rule) {
-                        Some((_, times)) => times.push_back(t),
-                        None => cust.caps.push((*rule, VecDeque::from([t]))),
-                    }
+                    cust.add_firing(*rule, t);
                 }
                 if let (Some(j), true) = (def.journey(), def.split()) {
-                    if let Some(js) = cust.journeys.iter_mut().find(|s| s.journey == j) {
-                        if !js.exposures.contains(rule) {
-                            js.exposures.push(*rule);
-                        }
+                    if cust.view().stage(j).is_some() {
+                        cust.expose(*rule);
                     }
                 }
                 continue;
@@ -810,7 +697,7 @@ fn resolve(
         }
         out.push(Decision {
             time: t,
-            customer: Arc::clone(customer),
+            customer: Arc::clone(&customer),
             program: Arc::clone(program),
             rule: rule as u32,
             action,
@@ -820,31 +707,39 @@ fn resolve(
     }
     // Apply the moves; restart the stay timers of the journeys that moved.
     for &(journey, _, to) in moved.iter() {
-        match cust.journeys.iter_mut().find(|s| s.journey == journey) {
+        match cust.journey_mut(journey) {
             Some(js) => {
-                js.stage = to;
+                js.stage = to as u32;
                 js.since = t;
             }
-            None => cust.journeys.push(JourneyState {
-                journey,
-                stage: to,
+            None => cust.enter_journey(JourneyState {
+                journey: journey as u32,
+                stage: to as u32,
                 entered: t,
                 since: t,
                 converted: 0,
-                exposures: Vec::new(),
             }),
         }
         metrics.stages[journey][to] += 1;
-        cancel_stay_timers(cust, journey, program, customer, timers);
+        cancel_timers(
+            cust,
+            slot,
+            timers,
+            |r| {
+                let rule = &program.rules[r];
+                rule.journey == Some(journey) && matches!(rule.trigger, TriggerDef::Stay { .. })
+            },
+            program,
+        );
         for &rule in &program.journeys[journey].stay_rules[to] {
             if let TriggerDef::Stay { duration, .. } = program.rules[rule].trigger {
                 start_timer(
                     cust,
+                    slot,
                     rule,
                     t.saturating_add(duration),
                     None,
                     program,
-                    customer,
                     timers,
                 );
             }
@@ -852,64 +747,61 @@ fn resolve(
     }
 }
 
-/// Cancels a customer's `when in STAGE for D` timers of one journey.
-fn cancel_stay_timers(
-    cust: &mut Customer,
-    journey: usize,
-    program: &Program,
-    customer: &Arc<str>,
-    timers: &mut BTreeSet<TimerKey>,
-) {
-    let mut i = 0;
-    while i < cust.timers.len() {
-        let rule = &program.rules[cust.timers[i].rule];
-        if rule.journey == Some(journey) && matches!(rule.trigger, TriggerDef::Stay { .. }) {
-            let timer = cust.timers.swap_remove(i);
-            timers.remove(&TimerKey {
-                deadline: timer.deadline,
-                customer: Arc::clone(customer),
-                declared: rule.declared,
-            });
-        } else {
-            i += 1;
+/// `exclusive`: of the calls of one exclusive action, only the one from the
+/// rule that comes first (priority, then declaration) survives.
+fn exclude(program: &Program, outs: &mut [Out], metrics: &mut Metrics) {
+    let key = |rule: usize| program.info[rule].rank;
+    for a in 0..program.actions.len() {
+        if !program.actions[a].exclusive {
+            continue;
+        }
+        let winner = outs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                Out::Call { rule, action, .. } if *action == a => Some((key(*rule), i)),
+                _ => None,
+            })
+            .min();
+        if let Some((_, keep)) = winner {
+            for (i, o) in outs.iter_mut().enumerate() {
+                if let Out::Call { rule, action, .. } = o {
+                    if *action == a && i != keep {
+                        metrics.rules[*rule].excluded += 1;
+                        *o = Out::Dropped;
+                    }
+                }
+            }
         }
     }
 }
 
-fn cancel_timer(
-    cust: &mut Customer,
-    rule: usize,
-    program: &Program,
-    customer: &Arc<str>,
+/// Cancels a customer's timers of the rules that `cancel` selects.
+fn cancel_timers(
+    cust: &mut Customer<'_>,
+    slot: u32,
     timers: &mut BTreeSet<TimerKey>,
+    cancel: impl Fn(usize) -> bool,
+    program: &Program,
 ) {
-    if let Some(pos) = cust.timers.iter().position(|x| x.rule == rule) {
-        let timer = cust.timers.swap_remove(pos);
-        timers.remove(&TimerKey {
-            deadline: timer.deadline,
-            customer: Arc::clone(customer),
-            declared: program.rules[rule].declared,
-        });
-    }
+    cust.remove_timers(
+        |timer| cancel(timer.rule as usize),
+        |timer| {
+            let declared = program.rules[timer.rule as usize].declared as u32;
+            timers.remove(&(timer.deadline, slot, declared));
+        },
+    );
 }
 
 fn start_timer(
-    cust: &mut Customer,
+    cust: &mut Customer<'_>,
+    slot: u32,
     rule: usize,
     deadline: i64,
-    event: Option<Box<TimerEvent>>,
+    event: Option<TimerEvent>,
     program: &Program,
-    customer: &Arc<str>,
     timers: &mut BTreeSet<TimerKey>,
 ) {
-    cust.timers.push(Timer {
-        rule,
-        deadline,
-        event,
-    });
-    timers.insert(TimerKey {
-        deadline,
-        customer: Arc::clone(customer),
-        declared: program.rules[rule].declared,
-    });
+    cust.add_timer(rule, deadline, event);
+    timers.insert((deadline, slot, program.rules[rule].declared as u32));
 }

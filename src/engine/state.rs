@@ -6,14 +6,14 @@
 //! program on restore. Times are milliseconds since the epoch. See
 //! `docs/engine.md`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::event::{value_from_json, value_to_json};
-use super::{Customer, Engine, JourneyState, Metrics, Timer, TimerEvent, TimerKey};
+use super::{Engine, JourneyState, Metrics, TimerEvent};
 use crate::compile::{Program, TriggerDef};
 
 const FORMAT: &str = "jrule-state";
@@ -260,15 +260,21 @@ impl Engine {
     pub fn save(&self) -> State {
         let p = &*self.program;
         let rule = |r: usize| p.rules[r].qualified.to_string();
-        let mut ids: Vec<&Arc<str>> = self.customers.keys().collect();
-        ids.sort();
-        let customers = ids
+        let declared = |r: &u32| p.rules[*r as usize].declared;
+        let mut all: Vec<_> = self.customers.iter().collect();
+        all.sort_by(|a, b| a.id().cmp(b.id()));
+        let customers = all
             .into_iter()
-            .map(|id| {
-                let c = &self.customers[id];
+            .map(|c| {
+                let mut memory = c.memory().to_vec();
+                memory.sort_by_key(|m| declared(&m.0));
+                let mut caps: Vec<_> = c.caps().collect();
+                caps.sort_by_key(|c| declared(&c.0));
+                let mut timers: Vec<_> = c.timers().collect();
+                timers.sort_by_key(|t| declared(&t.rule));
                 CustomerState {
-                    id: id.to_string(),
-                    profile: c.profile.as_ref().map(|values| {
+                    id: c.id().to_string(),
+                    profile: c.profile().map(|values| {
                         p.names
                             .customer
                             .iter()
@@ -283,46 +289,49 @@ impl Engine {
                             .collect()
                     }),
                     journeys: c
-                        .journeys
-                        .iter()
+                        .journeys()
                         .map(|j| {
-                            let def = &p.journeys[j.journey];
+                            let def = &p.journeys[j.journey as usize];
                             JourneyEntry {
                                 journey: def.name.to_string(),
-                                stage: def.stages[j.stage].to_string(),
+                                stage: def.stages[j.stage as usize].to_string(),
                                 entered: j.entered,
                                 since: j.since,
                                 converted: (0..def.goals.len())
                                     .filter(|g| j.converted & (1 << g) != 0)
                                     .collect(),
-                                exposures: j.exposures.iter().map(|&r| rule(r)).collect(),
+                                exposures: c
+                                    .exposures()
+                                    .iter()
+                                    .filter(|&&r| {
+                                        p.rules[r as usize].journey == Some(j.journey as usize)
+                                    })
+                                    .map(|&r| rule(r as usize))
+                                    .collect(),
                             }
                         })
                         .collect(),
-                    memory: c
-                        .memory
-                        .iter()
-                        .map(|&(r, time)| RuleTime {
-                            rule: rule(r),
+                    memory: memory
+                        .into_iter()
+                        .map(|(r, time)| RuleTime {
+                            rule: rule(r as usize),
                             time,
                         })
                         .collect(),
-                    caps: c
-                        .caps
-                        .iter()
+                    caps: caps
+                        .into_iter()
                         .map(|(r, times)| CapEntry {
-                            rule: rule(*r),
-                            times: times.iter().copied().collect(),
+                            rule: rule(r as usize),
+                            times: times.to_vec(),
                         })
                         .collect(),
-                    timers: c
-                        .timers
-                        .iter()
+                    timers: timers
+                        .into_iter()
                         .map(|t| TimerEntry {
-                            rule: rule(t.rule),
+                            rule: rule(t.rule as usize),
                             deadline: t.deadline,
                             event: t.event.as_ref().map(|e| {
-                                let signal = match &p.rules[t.rule].trigger {
+                                let signal = match &p.rules[t.rule as usize].trigger {
                                     TriggerDef::Absence { after, .. } => after.signal,
                                     _ => 0,
                                 };
@@ -381,7 +390,8 @@ impl Engine {
                 )));
             }
             let id: Arc<str> = Arc::from(c.id.as_str());
-            let mut cust = Customer::default();
+            let (slot, _) = engine.customers.enter(&id);
+            let mut cust = engine.customers.get(slot);
             if let Some(profile) = &c.profile {
                 let mut values = p.default_profile.clone();
                 for (name, json) in profile {
@@ -407,7 +417,7 @@ impl Engine {
                         })?)
                     };
                 }
-                cust.profile = Some(values.into_boxed_slice());
+                cust.set_profile(values.into_boxed_slice());
             }
             for (ji, j) in c.journeys.iter().enumerate() {
                 let at = format!("{at}.journeys[{ji}]");
@@ -427,7 +437,7 @@ impl Engine {
                             j.journey, j.stage
                         ))
                     })?;
-                if cust.journeys.iter().any(|x| x.journey == journey) {
+                if cust.view().stage(journey).is_some() {
                     return Err(StateError(format!(
                         "{at}: journey `{}` appears twice",
                         j.journey
@@ -443,18 +453,22 @@ impl Engine {
                     }
                     converted |= 1 << g;
                 }
-                let exposures = j
-                    .exposures
-                    .iter()
-                    .map(|r| find_rule(r, &at))
-                    .collect::<Result<Vec<_>, _>>()?;
-                cust.journeys.push(JourneyState {
-                    journey,
-                    stage,
+                for r in &j.exposures {
+                    let rule = find_rule(r, &at)?;
+                    if p.rules[rule].journey != Some(journey) {
+                        return Err(StateError(format!(
+                            "{at}: rule `{r}` is not a split of journey `{}`",
+                            j.journey
+                        )));
+                    }
+                    cust.expose(rule);
+                }
+                cust.enter_journey(JourneyState {
+                    journey: journey as u32,
+                    stage: stage as u32,
                     entered: j.entered,
                     since: j.since,
                     converted,
-                    exposures,
                 });
             }
             for m in &c.memory {
@@ -468,7 +482,13 @@ impl Engine {
                         m.rule
                     )));
                 }
-                cust.memory.push((rule, m.time));
+                if cust.view().remembered(rule).is_some() {
+                    return Err(StateError(format!(
+                        "{at}.memory: rule `{}` appears twice",
+                        m.rule
+                    )));
+                }
+                cust.remember(rule, m.time);
             }
             for cap in &c.caps {
                 let rule = find_rule(&cap.rule, &at)?;
@@ -478,8 +498,15 @@ impl Engine {
                         cap.rule
                     )));
                 }
-                cust.caps
-                    .push((rule, cap.times.iter().copied().collect::<VecDeque<_>>()));
+                if cust.view().caps().any(|(r, _)| r as usize == rule) {
+                    return Err(StateError(format!(
+                        "{at}.caps: rule `{}` appears twice",
+                        cap.rule
+                    )));
+                }
+                for &time in &cap.times {
+                    cust.add_firing(rule, time);
+                }
             }
             for t in &c.timers {
                 let rule = find_rule(&t.rule, &at)?;
@@ -528,12 +555,12 @@ impl Engine {
                                 })
                                 .transpose()
                         };
-                            Some(Box::new(TimerEvent {
+                            Some(TimerEvent {
                                 time: e.time,
                                 at: place(&e.at, &p.names.places)?,
                                 via: place(&e.via, &p.names.channels)?,
-                                data,
-                            }))
+                                data: data.into_boxed_slice(),
+                            })
                         }
                         (TriggerDef::Stay { .. }, None) => None,
                         _ => {
@@ -543,24 +570,18 @@ impl Engine {
                             )))
                         }
                     };
-                if cust.timers.iter().any(|x| x.rule == rule) {
+                if cust.view().timers().any(|x| x.rule as usize == rule) {
                     return Err(StateError(format!(
                         "{at}.timers: two timers of rule `{}`",
                         t.rule
                     )));
                 }
-                engine.timers.insert(TimerKey {
-                    deadline: t.deadline,
-                    customer: Arc::clone(&id),
-                    declared: p.rules[rule].declared,
-                });
-                cust.timers.push(Timer {
-                    rule,
-                    deadline: t.deadline,
-                    event,
-                });
+                engine
+                    .timers
+                    .insert((t.deadline, slot, p.rules[rule].declared as u32));
+                cust.add_timer(rule, t.deadline, event);
             }
-            engine.customers.insert(id, cust);
+            engine.customers.settle(slot, true);
         }
         let mut metrics = restore_metrics(p, &state.metrics)?;
         for (counts, hot) in metrics.rules.iter_mut().zip(engine.hot.iter_mut()) {
