@@ -22,6 +22,7 @@ for n in 10 100 1000 10000 100000; do run w2 "$n" 10000 "$((events / 5))"; done
 for n in 10 100 1000 10000; do run w3-1 "$n" 10000 "$((events / 10))"; done
 for n in 10 100 1000 10000; do run w3-10 "$n" 10000 "$((events / 50))"; done
 for n in 10 100 1000 10000 100000; do run w4 "$n" 1000000 "$((events * 2))"; done
+run w4 100 10000000 "$((events * 20))"   # the 10-million-customer target
 for n in 10 100 1000 10000 100000; do run w5 "$n" 10000 "$events"; done
 python3 - "$csv" > "$md" <<'PY'
 import csv, sys
