@@ -14,6 +14,7 @@ pub use source::{Source, Span};
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod compile;
+pub mod graph;
 pub mod time;
 pub mod value;
 

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod graph;
 pub mod run;
 
 use std::io::IsTerminal;
@@ -34,6 +35,8 @@ enum Command {
     Run(run::RunArgs),
     /// Measure throughput, latency, allocations and memory.
     Bench(bench::BenchArgs),
+    /// Draw the journeys' stage graphs, with the rules on their edges.
+    Graph(graph::GraphArgs),
 }
 
 impl Cli {
@@ -73,6 +76,7 @@ pub fn run(cli: Cli, heap: Option<HeapStats>) -> u8 {
         Command::Bench(args) => {
             bench::run(&args, &mut std::io::stdout(), &mut std::io::stderr(), heap)
         }
+        Command::Graph(args) => graph::run(&args, &mut std::io::stdout(), &mut std::io::stderr()),
     }
 }
 
