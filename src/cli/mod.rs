@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod explain;
 pub mod graph;
 pub mod run;
 
@@ -37,6 +38,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Draw the journeys' stage graphs, with the rules on their edges.
     Graph(graph::GraphArgs),
+    /// For one event: every rule its signal triggers, and why it fired or not.
+    Explain(explain::ExplainArgs),
 }
 
 impl Cli {
@@ -77,6 +80,9 @@ pub fn run(cli: Cli, heap: Option<HeapStats>) -> u8 {
             bench::run(&args, &mut std::io::stdout(), &mut std::io::stderr(), heap)
         }
         Command::Graph(args) => graph::run(&args, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Explain(args) => {
+            explain::run(&args, &mut std::io::stdout(), &mut std::io::stderr())
+        }
     }
 }
 

@@ -330,13 +330,18 @@ impl Customers {
         }
     }
 
-    /// Every customer with state, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = View<'_>> {
-        self.index.iter().map(|&s| View {
-            slot: slot_ref(&self.pages, s),
+    /// A customer, read-only.
+    pub fn view(&self, slot: u32) -> View<'_> {
+        View {
+            slot: slot_ref(&self.pages, slot),
             timers: &self.timers,
             caps: &self.caps,
-        })
+        }
+    }
+
+    /// Every customer with state, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = View<'_>> {
+        self.index.iter().map(|&s| self.view(s))
     }
 }
 

@@ -4,6 +4,7 @@
 mod customers;
 mod decision;
 mod event;
+mod explain;
 mod metrics;
 mod state;
 
@@ -19,6 +20,7 @@ use customers::{Customer, Customers, JourneyState, TimerEvent, View};
 use decision::Args;
 pub use decision::{Arg, Decision};
 pub use event::{Event, EventBuilder, EventError};
+pub use explain::{Considered, Explanation, Verdict};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
 pub use state::{shard_of, State, StateError};
 

@@ -1,0 +1,421 @@
+//! `jrule explain`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use serde_json::{json, Value as Json};
+
+use crate::check::Checked;
+use crate::engine::{Considered, Explanation, Verdict};
+use crate::source::Source;
+use crate::syntax::ast::{Expr, ExprKind, Item, Root, Rule};
+use crate::{Engine, Event, Program, State};
+
+use super::{read_sources, Format, OK, TROUBLE};
+
+/// Arguments of `jrule explain`.
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The program's files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The event, as one JSON object (as in an events file).
+    #[arg(long, value_name = "JSON")]
+    pub event: String,
+    /// Explain against this saved state instead of a fresh one.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Human-readable, or one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Explains one event: every rule its signal triggers, fired or why not.
+pub fn run(args: &ExplainArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    match explain(args) {
+        Ok(text) => match out.write_all(text.as_bytes()) {
+            Ok(()) => OK,
+            Err(e) => {
+                let _ = writeln!(err, "error: cannot write: {e}");
+                TROUBLE
+            }
+        },
+        Err(Trouble::Message(message)) => {
+            let _ = writeln!(err, "error: {message}");
+            TROUBLE
+        }
+        Err(Trouble::Diagnostics(rendered)) => {
+            let _ = err.write_all(rendered.as_bytes());
+            let _ = writeln!(err, "error: the program does not check");
+            TROUBLE
+        }
+    }
+}
+
+enum Trouble {
+    Message(String),
+    Diagnostics(String),
+}
+
+impl From<String> for Trouble {
+    fn from(message: String) -> Self {
+        Trouble::Message(message)
+    }
+}
+
+fn explain(args: &ExplainArgs) -> Result<String, Trouble> {
+    let sources = read_sources(&args.files)?;
+    let program = match Program::compile(&sources) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            return Err(Trouble::Diagnostics(super::check::render(
+                &e.diagnostics,
+                &e.sources,
+                false,
+            )))
+        }
+    };
+    let engine = match &args.state {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read state `{}`: {e}", path.display()))?;
+            let state =
+                State::from_json(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?;
+            Engine::restore(Arc::clone(&program), &state)
+                .map_err(|e| format!("state `{}`: {e}", path.display()))?
+        }
+        None => Engine::new(Arc::clone(&program)),
+    };
+    let event = Event::from_json(&program, &args.event)
+        .map_err(|e| format!("--event: event rejected: {e}"))?;
+    let explanation = engine
+        .explain(&event)
+        .map_err(|e| format!("--event: event rejected: {e}"))?;
+    let checked = crate::check(&sources);
+    let conditions = conditions(&sources, &checked);
+    let signal: Json = serde_json::from_str(&args.event).unwrap_or(Json::Null);
+    let header = Header {
+        customer: event.customer(),
+        signal: signal["signal"].as_str().unwrap_or(""),
+        time: crate::time::format_rfc3339(event.time()),
+        at: signal["at"].as_str(),
+        via: signal["via"].as_str(),
+    };
+    Ok(match args.format {
+        Format::Json => {
+            let mut text = to_json(&header, &explanation, &conditions).to_string();
+            text.push('\n');
+            text
+        }
+        Format::Human => human(&header, &explanation, &conditions),
+    })
+}
+
+struct Header<'a> {
+    customer: &'a str,
+    signal: &'a str,
+    time: String,
+    at: Option<&'a str>,
+    via: Option<&'a str>,
+}
+
+/// A rule's `where` as written, and the fields it reads.
+struct Condition {
+    text: String,
+    reads: Vec<(Root, String)>,
+}
+
+/// The `where` of every rule, by qualified name.
+fn conditions(sources: &[Source], checked: &Checked) -> HashMap<String, Condition> {
+    let mut out = HashMap::new();
+    let mut add = |journey: Option<&str>, rule: &Rule| {
+        let Some(condition) = &rule.condition else {
+            return;
+        };
+        let name = match &rule.name {
+            Some(n) => n.name.clone(),
+            None => {
+                let line = sources
+                    .get(rule.when.file as usize)
+                    .map_or(0, |s| s.line_col(rule.when.start as usize).0);
+                format!("L{line}")
+            }
+        };
+        let qualified = journey.map_or(name.clone(), |j| format!("{j}/{name}"));
+        let span = condition.span;
+        let text = sources
+            .get(span.file as usize)
+            .and_then(|s| s.text.get(span.range()))
+            .unwrap_or("");
+        let mut reads = Vec::new();
+        paths(condition, &mut reads);
+        out.insert(
+            qualified,
+            Condition {
+                text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+                reads,
+            },
+        );
+    };
+    for item in checked.modules.iter().flat_map(|m| &m.items) {
+        match item {
+            Item::Journey(j) => {
+                for rule in &j.rules {
+                    add(Some(&j.name.name), rule);
+                }
+            }
+            Item::Rule(rule) => add(None, rule),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn paths(e: &Expr, out: &mut Vec<(Root, String)>) {
+    match &e.kind {
+        ExprKind::Path(root, name) | ExprKind::Has(root, name) => {
+            let read = (*root, name.name.clone());
+            if !out.contains(&read) {
+                out.push(read);
+            }
+        }
+        ExprKind::List(items) => items.iter().for_each(|x| paths(x, out)),
+        ExprKind::Unary(_, x) => paths(x, out),
+        ExprKind::Binary(_, a, b) => {
+            paths(a, out);
+            paths(b, out);
+        }
+        _ => {}
+    }
+}
+
+/// The values a `where` read, as `event.room = 12`.
+fn values(condition: &Condition, x: &Explanation) -> Vec<(String, Json)> {
+    condition
+        .reads
+        .iter()
+        .map(|(root, name)| {
+            let (prefix, list) = match root {
+                Root::Event => ("event", &x.event),
+                Root::Customer => ("customer", &x.profile),
+            };
+            let value = list
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(Json::Null, |(_, v)| v.clone());
+            (format!("{prefix}.{name}"), value)
+        })
+        .collect()
+}
+
+fn duration(ms: i64) -> String {
+    for (size, unit) in [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+fn names(list: &[String]) -> String {
+    list.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The reason code and the sentence for one rule.
+fn why(c: &Considered, customer: &str) -> (&'static str, String) {
+    match &c.verdict {
+        Verdict::Fired {
+            decisions,
+            suppressed,
+            excluded,
+            move_dropped,
+        } => {
+            let mut s = format!(
+                "fired: {decisions} decision{}",
+                if *decisions == 1 { "" } else { "s" }
+            );
+            if *suppressed > 0 {
+                s.push_str(&format!(
+                    "; {suppressed} call{} dropped by `requires`",
+                    if *suppressed == 1 { "" } else { "s" }
+                ));
+            }
+            if *excluded > 0 {
+                s.push_str(&format!(
+                    "; {excluded} call{} dropped by `exclusive` for a higher-priority rule",
+                    if *excluded == 1 { "" } else { "s" }
+                ));
+            }
+            if *move_dropped {
+                s.push_str("; its move was not made (no such edge from the stage, or another rule moved first)");
+            }
+            ("fired", s)
+        }
+        Verdict::WrongPlace { got, wanted } => (
+            "place",
+            format!(
+                "not fired: the event is {}; the rule wants `at` {}",
+                got.as_ref()
+                    .map_or("at no place".to_string(), |p| format!("at `{p}`")),
+                names(wanted)
+            ),
+        ),
+        Verdict::WrongChannel { got, wanted } => (
+            "channel",
+            format!(
+                "not fired: the event came {}; the rule wants `via` {}",
+                got.as_ref()
+                    .map_or("via no channel".to_string(), |c| format!("via `{c}`")),
+                names(wanted)
+            ),
+        ),
+        Verdict::NoEarlier { signal, within } => (
+            "no_earlier",
+            format!(
+                "not fired: no `{signal}` within {} before this event",
+                duration(*within)
+            ),
+        ),
+        Verdict::WrongStage { stage, wanted } => (
+            "stage",
+            format!(
+                "not fired: {customer} is {}; the rule needs {}",
+                stage
+                    .as_ref()
+                    .map_or("not in the journey".to_string(), |s| format!(
+                        "in stage `{s}`"
+                    )),
+                names(wanted)
+            ),
+        ),
+        Verdict::WhereFalse => ("where_false", "not fired: `where` is false".to_string()),
+        Verdict::Error => (
+            "error",
+            "not fired: `where` could not be evaluated (division by zero or overflow)".to_string(),
+        ),
+        Verdict::Capped { count, per } => (
+            "capped",
+            format!(
+                "not fired: capped, `limit {count} per {}` already reached",
+                duration(*per)
+            ),
+        ),
+    }
+}
+
+fn decision_json(d: &crate::Decision) -> Json {
+    serde_json::from_str(&d.to_json()).unwrap_or(Json::Null)
+}
+
+fn to_json(h: &Header<'_>, x: &Explanation, conditions: &HashMap<String, Condition>) -> Json {
+    let rules: Vec<Json> = x
+        .rules
+        .iter()
+        .map(|c| {
+            let (reason, sentence) = why(c, h.customer);
+            let mut rule = json!({
+                "rule": c.rule,
+                "fired": matches!(c.verdict, Verdict::Fired { .. }),
+                "reason": reason,
+                "why": sentence,
+            });
+            if let (Verdict::WhereFalse | Verdict::Error, Some(cond)) =
+                (&c.verdict, conditions.get(&c.rule))
+            {
+                rule["where"] = json!(cond.text);
+                rule["values"] = Json::Object(values(cond, x).into_iter().collect());
+            }
+            rule
+        })
+        .collect();
+    json!({
+        "customer": h.customer,
+        "signal": h.signal,
+        "time": h.time,
+        "at": h.at,
+        "via": h.via,
+        "stages": Json::Object(x.stages.iter().map(|(j, s)| (j.clone(), json!(s))).collect()),
+        "timers": x.timers.iter().map(decision_json).collect::<Vec<_>>(),
+        "rules": rules,
+        "decisions": x.decisions.iter().map(decision_json).collect::<Vec<_>>(),
+    })
+}
+
+fn human(h: &Header<'_>, x: &Explanation, conditions: &HashMap<String, Condition>) -> String {
+    let mut s = format!(
+        "event `{}` for customer {} at {}",
+        h.signal, h.customer, h.time
+    );
+    if let Some(at) = h.at {
+        s.push_str(&format!(" at `{at}`"));
+    }
+    if let Some(via) = h.via {
+        s.push_str(&format!(" via `{via}`"));
+    }
+    s.push('\n');
+    for (journey, stage) in &x.stages {
+        s.push_str(&format!(
+            "  journey `{journey}`: {}\n",
+            stage
+                .as_ref()
+                .map_or("not in it".to_string(), |st| format!("in stage `{st}`"))
+        ));
+    }
+    if !x.timers.is_empty() {
+        s.push_str("\ntimers due first:\n");
+        for d in &x.timers {
+            s.push_str(&format!("  {}\n", d.to_json()));
+        }
+    }
+    s.push_str("\nrules of this signal, in decision order:\n");
+    if x.rules.is_empty() {
+        s.push_str("  (none)\n");
+    }
+    let width = x.rules.iter().map(|c| c.rule.len()).max().unwrap_or(0);
+    for c in &x.rules {
+        let (_, sentence) = why(c, h.customer);
+        let mark = if matches!(c.verdict, Verdict::Fired { .. }) {
+            "+"
+        } else {
+            "-"
+        };
+        s.push_str(&format!("  {mark} {:width$}  {sentence}\n", c.rule));
+        if let (Verdict::WhereFalse | Verdict::Error, Some(cond)) =
+            (&c.verdict, conditions.get(&c.rule))
+        {
+            s.push_str(&format!("      where {}\n", cond.text));
+            let seen: Vec<String> = values(cond, x)
+                .into_iter()
+                .map(|(k, v)| {
+                    if v.is_null() {
+                        format!("{k} is absent")
+                    } else {
+                        format!("{k} = {v}")
+                    }
+                })
+                .collect();
+            if !seen.is_empty() {
+                s.push_str(&format!("      saw {}\n", seen.join(", ")));
+            }
+        }
+    }
+    s.push_str("\ndecisions:\n");
+    if x.decisions.is_empty() {
+        s.push_str("  (none)\n");
+    }
+    for d in &x.decisions {
+        s.push_str(&format!("  {}\n", d.to_json()));
+    }
+    s
+}
