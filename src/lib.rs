@@ -15,6 +15,7 @@ pub use source::{Source, Span};
 pub mod cli;
 pub mod compile;
 pub mod graph;
+pub mod testing;
 pub mod time;
 pub mod value;
 

@@ -15,6 +15,8 @@ pub(super) enum Scope<'a> {
     Timer,
     /// An action's `requires`: customer only.
     Requires,
+    /// A value in a test: neither event nor customer.
+    Test,
 }
 
 impl Checker<'_> {
@@ -160,6 +162,22 @@ impl Checker<'_> {
         scope: &Scope<'_>,
         has: bool,
     ) -> Ty {
+        if let Scope::Test = scope {
+            let root = match root {
+                Root::Customer => "customer",
+                Root::Event => "event",
+            };
+            self.report(
+                Diagnostic::new(
+                    Code::EventFieldAmbiguous,
+                    span,
+                    format!("a test gives values: `{root}` cannot be read here"),
+                )
+                .label("not a value")
+                .help("write the value itself, for example `gold` or `\"h1\"`"),
+            );
+            return Ty::UNKNOWN;
+        }
         match root {
             Root::Customer => match self.symbols.customer.get(&field.name) {
                 Some(f) => f.ty,
@@ -185,7 +203,7 @@ impl Checker<'_> {
             Root::Event => {
                 match scope {
                     Scope::Unknown => Ty::UNKNOWN,
-                    Scope::Timer | Scope::Requires => {
+                    Scope::Timer | Scope::Requires | Scope::Test => {
                         let (message, help) = match scope {
                         Scope::Timer => (
                             format!("`event.{}` has no event to read: this rule fires on a timer", field.name),

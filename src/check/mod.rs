@@ -4,8 +4,9 @@
 mod expr;
 mod lint;
 mod rules;
+mod testing;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 
@@ -389,6 +390,7 @@ impl<'s> Checker<'s> {
     fn check_bodies(&mut self, modules: &mut [Module]) {
         let mut top_rules: IndexMap<String, Span> = IndexMap::new();
         let mut moves = Vec::new();
+        let mut tests = Vec::new();
         for item in modules.iter_mut().flat_map(|m| &mut m.items) {
             match item {
                 Item::Action(a) => {
@@ -400,6 +402,7 @@ impl<'s> Checker<'s> {
                     let journey_moves = self.journey(j);
                     moves.push(journey_moves);
                 }
+                Item::Test(t) => tests.push(t),
                 Item::Rule(r) => {
                     if let Some(name) = &r.name {
                         let first = top_rules.get(&name.name).copied();
@@ -414,6 +417,10 @@ impl<'s> Checker<'s> {
         }
         for journey_moves in moves {
             self.journey_lints(journey_moves);
+        }
+        let mut names = HashMap::new();
+        for test in tests {
+            self.test(test, &mut names);
         }
     }
 }

@@ -236,7 +236,7 @@ impl Checker<'_> {
         self.signal(&f.signal)
     }
 
-    fn member(&mut self, name: &Ident, place: bool) {
+    pub(super) fn member(&mut self, name: &Ident, place: bool) {
         let (table, kind, code) = if place {
             (&self.symbols.places, "place", Code::UnknownPlace)
         } else {
@@ -309,7 +309,7 @@ impl Checker<'_> {
     }
 
     /// Reports a zero duration.
-    fn positive(&mut self, d: &Duration, what: &str) {
+    pub(super) fn positive(&mut self, d: &Duration, what: &str) {
         if d.ms == 0 {
             self.report(
                 Diagnostic::new(
@@ -424,7 +424,7 @@ impl Checker<'_> {
         }
     }
 
-    fn call(&mut self, call: &mut Call, scope: &Scope<'_>) {
+    pub(super) fn call(&mut self, call: &mut Call, scope: &Scope<'_>) {
         let Some(info) = self.symbols.actions.get(&call.name.name) else {
             let help = suggest(
                 &call.name.name,

@@ -211,20 +211,6 @@ fn values(condition: &Condition, x: &Explanation) -> Vec<(String, Json)> {
         .collect()
 }
 
-fn duration(ms: i64) -> String {
-    for (size, unit) in [
-        (86_400_000, "d"),
-        (3_600_000, "h"),
-        (60_000, "m"),
-        (1_000, "s"),
-    ] {
-        if ms >= size && ms % size == 0 {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
-}
-
 fn names(list: &[String]) -> String {
     list.iter()
         .map(|s| format!("`{s}`"))
@@ -284,7 +270,7 @@ fn why(c: &Considered, customer: &str) -> (&'static str, String) {
             "no_earlier",
             format!(
                 "not fired: no `{signal}` within {} before this event",
-                duration(*within)
+                crate::time::format_duration(*within)
             ),
         ),
         Verdict::WrongStage { stage, wanted } => (
@@ -308,7 +294,7 @@ fn why(c: &Considered, customer: &str) -> (&'static str, String) {
             "capped",
             format!(
                 "not fired: capped, `limit {count} per {}` already reached",
-                duration(*per)
+                crate::time::format_duration(*per)
             ),
         ),
     }

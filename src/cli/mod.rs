@@ -5,6 +5,7 @@ pub mod check;
 pub mod explain;
 pub mod graph;
 pub mod run;
+pub mod test;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,8 @@ enum Command {
     Graph(graph::GraphArgs),
     /// For one event: every rule its signal triggers, and why it fired or not.
     Explain(explain::ExplainArgs),
+    /// Run the `test` blocks written in the program's files.
+    Test(test::TestArgs),
 }
 
 impl Cli {
@@ -80,6 +83,7 @@ pub fn run(cli: Cli, heap: Option<HeapStats>) -> u8 {
             bench::run(&args, &mut std::io::stdout(), &mut std::io::stderr(), heap)
         }
         Command::Graph(args) => graph::run(&args, &mut std::io::stdout(), &mut std::io::stderr()),
+        Command::Test(args) => test::run(&args, &mut std::io::stdout(), &mut std::io::stderr()),
         Command::Explain(args) => {
             explain::run(&args, &mut std::io::stdout(), &mut std::io::stderr())
         }

@@ -91,6 +91,11 @@ impl Decision {
         }
     }
 
+    /// True for a stage move (whose action reads `move`).
+    pub fn is_move(&self) -> bool {
+        self.action.is_none()
+    }
+
     /// The arguments by parameter name (`from`/`to` for a move).
     pub fn args(&self) -> &[(Arc<str>, Arg)] {
         match &self.args {

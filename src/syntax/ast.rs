@@ -36,9 +36,60 @@ pub enum Item {
     Action(ActionDecl),
     Journey(Journey),
     Rule(Box<Rule>),
+    Test(Test),
 }
 
 /// `enum NAME { a, b }`.
+/// `test "name" { … }`: a customer, a timed list of events, and the
+/// decisions expected after each step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Test {
+    pub keyword: Span,
+    pub name: String,
+    pub name_span: Span,
+    pub steps: Vec<TestStep>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestStep {
+    /// `customer ["id"] { field: value, … }`: the customer's id and profile
+    /// fields, merged into the next event's profile.
+    Customer {
+        id: Option<(String, Span)>,
+        values: Vec<FieldValue>,
+        span: Span,
+    },
+    /// `after D`: the clock moves on by `D`, firing the timers due.
+    After(Duration),
+    /// `when SIGNAL [at P] [via C] [{ field: value, … }]`: an event now.
+    Event(TestEvent),
+    /// `then …`: the decisions of the step before, exactly and in order;
+    /// `None` for `then nothing`.
+    Expect {
+        keyword: Span,
+        decisions: Option<Vec<Action>>,
+        span: Span,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestEvent {
+    pub signal: Ident,
+    pub at: Option<Ident>,
+    pub via: Option<Ident>,
+    pub values: Vec<FieldValue>,
+    pub span: Span,
+}
+
+/// `name: value` in a test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldValue {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnumDecl {
     /// The enum's name.

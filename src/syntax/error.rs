@@ -234,7 +234,9 @@ fn phrase(r: Rule, prev: &str) -> Option<String> {
         | Rule::customer_decl
         | Rule::signal_decl
         | Rule::action_decl
-        | Rule::journey => "a declaration",
+        | Rule::journey
+        | Rule::k_test
+        | Rule::test_block => "a declaration",
         Rule::rule => "a rule",
         Rule::stages => "a `stages` line",
         Rule::goal => "a `goal`",
@@ -291,6 +293,15 @@ fn phrase(r: Rule, prev: &str) -> Option<String> {
         Rule::split => "`split`",
         Rule::call_args => "`(`",
         Rule::root | Rule::path | Rule::has_test => "`customer` or `event`",
+        Rule::test_customer => "`customer`",
+        Rule::test_after => "`after`",
+        Rule::test_event => "`when`",
+        Rule::test_expect => "`then`",
+        Rule::test_at => "`at`",
+        Rule::test_via => "`via`",
+        Rule::nothing => "`nothing`",
+        Rule::expectations => "an expected decision",
+        Rule::values | Rule::value => "a field like `name: value`",
         Rule::not | Rule::neg | Rule::paren | Rule::list | Rule::name | Rule::expr => {
             "an expression"
         }

@@ -107,11 +107,109 @@ impl Lower {
                 Rule::action_decl => Item::Action(self.action_decl(p)),
                 Rule::journey => Item::Journey(self.journey(p)),
                 Rule::rule => Item::Rule(Box::new(self.rule(p))),
+                Rule::test_block => Item::Test(self.test(p)),
                 _ => continue,
             };
             items.push(item);
         }
         items
+    }
+
+    fn test(&mut self, pair: Pair<'_, Rule>) -> Test {
+        let span = self.at.span(&pair);
+        let mut it = inner(pair);
+        let keyword = self.at.span(&it.next().expect("test keyword"));
+        let name = it.next().expect("test name");
+        let name_span = self.at.span(&name);
+        let text = name.as_str();
+        let name = unescape(&text[1..text.len() - 1]);
+        let mut steps = Vec::new();
+        for p in it {
+            match p.as_rule() {
+                Rule::test_customer => {
+                    let span = self.at.span(&p);
+                    let mut id = None;
+                    let mut values = Vec::new();
+                    for q in inner(p).skip(1) {
+                        match q.as_rule() {
+                            Rule::text_lit => {
+                                let t = q.as_str();
+                                id = Some((unescape(&t[1..t.len() - 1]), self.at.span(&q)));
+                            }
+                            Rule::values => values = self.values(q),
+                            _ => {}
+                        }
+                    }
+                    steps.push(TestStep::Customer { id, values, span });
+                }
+                Rule::test_after => {
+                    let mut parts = inner(p).skip(1);
+                    let duration = self.duration(parts.next().expect("duration"));
+                    steps.push(TestStep::After(duration));
+                    if let Some(event) = parts.next() {
+                        steps.push(TestStep::Event(self.test_event(event)));
+                    }
+                }
+                Rule::test_event => steps.push(TestStep::Event(self.test_event(p))),
+                Rule::test_expect => {
+                    let span = self.at.span(&p);
+                    let mut parts = inner(p);
+                    let keyword = self.at.span(&parts.next().expect("then"));
+                    let what = parts.next().expect("expectation");
+                    let decisions = match what.as_rule() {
+                        Rule::expectations => Some(inner(what).map(|a| self.action(a)).collect()),
+                        _ => None,
+                    };
+                    steps.push(TestStep::Expect {
+                        keyword,
+                        decisions,
+                        span,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Test {
+            keyword,
+            name,
+            name_span,
+            steps,
+            span,
+        }
+    }
+
+    fn test_event(&mut self, pair: Pair<'_, Rule>) -> TestEvent {
+        let span = self.at.span(&pair);
+        let mut it = inner(pair).skip(1);
+        let signal = self.ident(it.next().expect("signal"));
+        let mut event = TestEvent {
+            signal,
+            at: None,
+            via: None,
+            values: Vec::new(),
+            span,
+        };
+        for p in it {
+            match p.as_rule() {
+                Rule::test_at => event.at = Some(self.ident(last(p))),
+                Rule::test_via => event.via = Some(self.ident(last(p))),
+                Rule::values => event.values = self.values(p),
+                _ => {}
+            }
+        }
+        event
+    }
+
+    fn values(&mut self, pair: Pair<'_, Rule>) -> Vec<FieldValue> {
+        inner(pair)
+            .map(|v| {
+                let span = self.at.span(&v);
+                let mut it = inner(v);
+                let name = self.ident(it.next().expect("field name"));
+                let value = self.expr(it.next().expect("value"));
+                FieldValue { name, value, span }
+            })
+            .collect()
     }
 
     fn enum_decl(&self, pair: Pair<'_, Rule>) -> EnumDecl {

@@ -148,8 +148,9 @@ fn parse_piece(
 
 /// The start of the next line after `pos` that begins a top-level item.
 fn resume_point(text: &str, pos: usize) -> Option<usize> {
-    const STARTS: [&str; 9] = [
+    const STARTS: [&str; 10] = [
         "places", "channels", "enum", "customer", "signal", "action", "journey", "rule", "when",
+        "test",
     ];
     let mut at = text.get(pos..)?.find('\n')? + pos + 1;
     loop {

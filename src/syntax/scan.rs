@@ -27,7 +27,8 @@ fn begins_item(text: &str, at: usize) -> bool {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(line.len());
     match &line[..word_end] {
-        "places" | "channels" | "enum" | "signal" | "action" | "journey" | "rule" | "when" => true,
+        "places" | "channels" | "enum" | "signal" | "action" | "journey" | "rule" | "when"
+        | "test" => true,
         "customer" => line[word_end..].trim_start().starts_with('{'),
         _ => false,
     }
