@@ -139,8 +139,13 @@ fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value,
     let empty = live(heap).1;
     let mut out: Vec<Decision> = Vec::with_capacity(64);
     let mut decisions = 0usize;
+    let total = Some(2 * events.len() as u64);
+    let mut progress = super::progress::Progress::new("measuring", total, false);
     let start = Instant::now();
     for (k, e) in events.iter().enumerate() {
+        if k % 65_536 == 0 {
+            progress.set(k as u64);
+        }
         if let Some((next, every)) = &reload {
             if k > 0 && k % every == 0 {
                 let target = if k / every % 2 == 1 { next } else { &program };
@@ -163,7 +168,10 @@ fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value,
     let mut engine = Engine::new(Arc::clone(&program));
     let mut nanos: Vec<u64> = Vec::with_capacity(events.len());
     let mut allocations = 0u64;
-    for e in &events {
+    for (k, e) in events.iter().enumerate() {
+        if k % 65_536 == 0 {
+            progress.set((events.len() + k) as u64);
+        }
         out.clear();
         let a0 = live(heap).0;
         let t0 = Instant::now();
@@ -172,6 +180,7 @@ fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value,
         allocations += live(heap).0 - a0;
         nanos.push(t);
     }
+    progress.finish();
     nanos.sort_unstable();
     let pct = |p: f64| nanos[((nanos.len() as f64 - 1.0) * p).round() as usize];
     let n = events.len() as f64;

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod explain;
 pub mod graph;
+mod progress;
 pub mod run;
 pub mod test;
 

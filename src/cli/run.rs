@@ -95,6 +95,12 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let mut number = 0usize;
     let batch_size = if threads == 1 { 1 } else { BATCH };
     let mut stop = false;
+    let size = std::fs::metadata(&args.events)
+        .ok()
+        .map(|m| m.len())
+        .filter(|_| args.events.as_os_str() != "-");
+    let mut progress = super::progress::Progress::new("events", size, true);
+    let mut read = 0u64;
     while !stop {
         // A batch of lines, with their numbers.
         let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch_size);
@@ -107,7 +113,11 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 stop = true;
                 break;
             }
+            read += n as u64;
             number += 1;
+            if number % 4096 == 0 {
+                progress.set(read);
+            }
             let end = line
                 .iter()
                 .rposition(|b| !b.is_ascii_whitespace())
@@ -133,6 +143,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             }
         }
     }
+    progress.finish();
     if let (Some(until), false) = (until, args.strict && rejected > 0) {
         let decisions =
             shard::advance_all(&mut shards, until).map_err(|e| format!("--until: {e}"))?;
