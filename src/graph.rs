@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::check::Checked;
 use crate::source::Source;
-use crate::syntax::ast::{Action, Item, Journey, Rule, Trigger};
+use crate::syntax::ast::{Action, Item, Journey, Trigger};
 
 /// One journey, ready to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +92,7 @@ fn journey_graph(
     let mut edges = Vec::new();
     let mut used = vec![vec![false; n + 1]; n + 1];
     for rule in &journey.rules {
-        let name = rule_name(sources, rule);
+        let name = rule.display_name(sources);
         let text = trigger(sources, &rule.trigger);
         let timer = !matches!(rule.trigger, Trigger::Signal { .. });
         // Where the rule can fire: its `in` clause, its stay stage, or anywhere.
@@ -171,19 +171,6 @@ fn journey_graph(
         name: journey.name.name.clone(),
         stages,
         edges,
-    }
-}
-
-/// The name of a rule as decisions show it (`L12` when unnamed).
-fn rule_name(sources: &[Source], rule: &Rule) -> String {
-    match &rule.name {
-        Some(n) => n.name.clone(),
-        None => {
-            let line = sources
-                .get(rule.when.file as usize)
-                .map_or(0, |s| s.line_col(rule.when.start as usize).0);
-            format!("L{line}")
-        }
     }
 }
 

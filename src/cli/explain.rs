@@ -135,15 +135,7 @@ fn conditions(sources: &[Source], checked: &Checked) -> HashMap<String, Conditio
         let Some(condition) = &rule.condition else {
             return;
         };
-        let name = match &rule.name {
-            Some(n) => n.name.clone(),
-            None => {
-                let line = sources
-                    .get(rule.when.file as usize)
-                    .map_or(0, |s| s.line_col(rule.when.start as usize).0);
-                format!("L{line}")
-            }
-        };
+        let name = rule.display_name(sources);
         let qualified = journey.map_or(name.clone(), |j| format!("{j}/{name}"));
         let span = condition.span;
         let text = sources

@@ -222,6 +222,22 @@ pub struct Rule {
 }
 
 /// `in a, b`.
+impl Rule {
+    /// The rule's name as decisions show it: `L12` for an unnamed rule
+    /// whose `when` is on line 12 of its file.
+    pub fn display_name(&self, sources: &[crate::source::Source]) -> String {
+        match &self.name {
+            Some(n) => n.name.clone(),
+            None => {
+                let line = sources
+                    .get(self.when.file as usize)
+                    .map_or(0, |s| s.line_col(self.when.start as usize).0);
+                format!("L{line}")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageClause {
     /// The `in` keyword.
