@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod fmt;
 pub mod run;
 
 use std::io::IsTerminal;
@@ -34,6 +35,8 @@ enum Command {
     Run(run::RunArgs),
     /// Measure throughput, latency, allocations and memory.
     Bench(bench::BenchArgs),
+    /// Rewrite files in the canonical layout, keeping comments.
+    Fmt(fmt::FmtArgs),
 }
 
 impl Cli {
@@ -73,6 +76,13 @@ pub fn run(cli: Cli, heap: Option<HeapStats>) -> u8 {
         Command::Bench(args) => {
             bench::run(&args, &mut std::io::stdout(), &mut std::io::stderr(), heap)
         }
+        Command::Fmt(args) => fmt::run(
+            &args,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr(),
+            colour(),
+        ),
     }
 }
 
