@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod fmt;
 pub mod source;
 pub mod syntax;
 pub mod types;

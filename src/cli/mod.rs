@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod explain;
+pub mod fmt;
 pub mod graph;
 mod progress;
 pub mod run;
@@ -44,6 +45,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Run the `test` blocks written in the program's files.
     Test(test::TestArgs),
+    /// Rewrite files in the canonical layout, keeping comments.
+    Fmt(fmt::FmtArgs),
 }
 
 impl Cli {
@@ -88,6 +91,13 @@ pub fn run(cli: Cli, heap: Option<HeapStats>) -> u8 {
         Command::Explain(args) => {
             explain::run(&args, &mut std::io::stdout(), &mut std::io::stderr())
         }
+        Command::Fmt(args) => fmt::run(
+            &args,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr(),
+            colour(),
+        ),
     }
 }
 

@@ -662,7 +662,7 @@ fn out_of_range(span: Span, what: &str, text: &str) -> Diagnostic {
 }
 
 /// Milliseconds of a duration literal like `30m`.
-fn duration_ms(text: &str) -> Option<u64> {
+pub(crate) fn duration_ms(text: &str) -> Option<u64> {
     let (digits, unit) = text.split_at(text.len() - 1);
     let n: u64 = digits.parse().ok()?;
     let unit = match unit {
@@ -810,7 +810,7 @@ fn primary(at: At, pair: Pair<'_, Rule>) -> Result<(Expr, usize), Diagnostic> {
 }
 
 /// Decodes the escapes of a text literal (already validated by the scan).
-fn unescape(body: &str) -> String {
+pub(crate) fn unescape(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {

@@ -12,6 +12,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{Source, Span, MAX_SOURCE_BYTES};
 
 pub use error::KEYWORDS;
+pub(crate) use lower::{duration_ms, unescape};
 pub use scan::MAX_NESTING;
 
 /// The most syntax errors reported for one file.
