@@ -190,7 +190,7 @@ fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
 /// The most lines of each side a diff shows.
 const DIFF_LINES: usize = 12;
 
-/// One hunk from the first changed line to the last, each side cut short.
+/// One hunk from the first changed line to the last, cut short.
 pub fn short_diff(name: &str, old: &str, new: &str) -> String {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
@@ -211,6 +211,17 @@ pub fn short_diff(name: &str, old: &str, new: &str) -> String {
     );
     if old_mid.is_empty() && new_mid.is_empty() {
         text.push_str("  (only line endings or the end of the file differ)\n");
+    }
+    if let Some(ops) = super::diff::lines(old_mid, new_mid) {
+        for (sign, line) in ops.iter().take(2 * DIFF_LINES) {
+            text.push(*sign);
+            text.push_str(line);
+            text.push('\n');
+        }
+        if ops.len() > 2 * DIFF_LINES {
+            text.push_str(&format!("… {} more lines\n", ops.len() - 2 * DIFF_LINES));
+        }
+        return text;
     }
     for (sign, side) in [('-', old_mid), ('+', new_mid)] {
         for line in side.iter().take(DIFF_LINES) {

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+mod diff;
 pub mod explain;
 pub mod fmt;
 pub mod graph;

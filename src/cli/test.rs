@@ -68,8 +68,8 @@ pub fn report(outcomes: &[Outcome]) -> String {
             s.push_str(&format!("{}:{}: {}\n", o.file, f.line, f.message));
             if !f.expected.is_empty() || !f.actual.is_empty() {
                 s.push_str("decisions (- expected, + made):\n");
-                for line in diff(&f.expected, &f.actual) {
-                    s.push_str(&format!("  {line}\n"));
+                for (sign, line) in super::diff::lines(&f.expected, &f.actual).unwrap_or_default() {
+                    s.push_str(&format!("  {sign} {line}\n"));
                 }
                 if f.expected.is_empty() {
                     s.push_str("  (expected none)\n");
@@ -87,36 +87,4 @@ pub fn report(outcomes: &[Outcome]) -> String {
         failed.len()
     ));
     s
-}
-
-/// A line diff by longest common subsequence: `  x` kept, `- x` expected
-/// only, `+ x` made only.
-fn diff(expected: &[String], actual: &[String]) -> Vec<String> {
-    let (n, m) = (expected.len(), actual.len());
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if expected[i] == actual[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::new();
-    while i < n || j < m {
-        if i < n && j < m && expected[i] == actual[j] {
-            out.push(format!("  {}", expected[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push(format!("- {}", expected[i]));
-            i += 1;
-        } else {
-            out.push(format!("+ {}", actual[j]));
-            j += 1;
-        }
-    }
-    out
 }
