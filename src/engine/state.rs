@@ -405,9 +405,10 @@ impl Engine {
                         })?;
                     let f = &p.names.customer[i];
                     values[i] = if json.is_null() {
-                        if !f.optional {
+                        // Absent: optional, or required with no default and never set.
+                        if !f.optional && p.default_profile[i].is_some() {
                             return Err(StateError(format!(
-                                "{at}.profile.{name}: a required field cannot be null"
+                                "{at}.profile.{name}: a required field with a default cannot be null"
                             )));
                         }
                         None
