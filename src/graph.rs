@@ -25,7 +25,7 @@ pub struct StageNode {
     pub name: String,
     /// A customer can enter the journey here.
     pub entry: bool,
-    /// No rule moves a customer here, and it is no entry stage.
+    /// No rule can move a customer here (customers only enter by moves).
     pub unreachable: bool,
 }
 
@@ -164,7 +164,7 @@ fn journey_graph(
         .map(|(i, name)| StageNode {
             name: name.clone(),
             entry: info.entry[i],
-            unreachable: !info.entry[i] && !entered[i],
+            unreachable: !entered[i],
         })
         .collect();
     JourneyGraph {

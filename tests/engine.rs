@@ -1821,7 +1821,10 @@ fn an_unset_required_field_survives_save_and_restore() {
     );
     let mut engine = Engine::new(program.clone());
     let first = r#"{"customer":"c1","signal":"s","time":"2026-03-01T09:00:00Z","profile":{"n":3}}"#;
-    assert_eq!(lines_of(&feed(&mut engine, &program, first).expect("accepted")).len(), 1);
+    assert_eq!(
+        lines_of(&feed(&mut engine, &program, first).expect("accepted")).len(),
+        1
+    );
     let (mut restored, text) = round_trip(&program, &engine);
     assert!(text.contains(r#""t":null"#), "{text}");
     assert_eq!(restored.save().to_json(), text);

@@ -174,12 +174,39 @@ impl Checker<'_> {
         let Some(info) = self.symbols.journeys.get(&journey.journey).cloned() else {
             return;
         };
-        let entered: HashSet<usize> = journey.moves.iter().map(|m| m.to).collect();
+        // Where each move can be made from: its `in` stages with an edge to
+        // the target; with no `in` clause, every such stage, and outside the
+        // journey when the target is an entry stage.
+        let sources: Vec<HashSet<Option<usize>>> = journey
+            .moves
+            .iter()
+            .map(|m| match &m.from {
+                Some(list) => list
+                    .iter()
+                    .filter(|&&s| info.edges.contains(&(s, m.to)))
+                    .map(|&s| Some(s))
+                    .collect(),
+                None => (0..info.stages.len())
+                    .filter(|&s| info.edges.contains(&(s, m.to)))
+                    .map(Some)
+                    .chain(info.entry[m.to].then_some(None))
+                    .collect(),
+            })
+            .collect();
+        // A stage no move can be made into is never occupied, entry or not:
+        // customers only enter a journey by a move.
+        let entered: HashSet<usize> = journey
+            .moves
+            .iter()
+            .zip(&sources)
+            .filter(|(_, from)| !from.is_empty())
+            .map(|(m, _)| m.to)
+            .collect();
         let unreachable: Vec<(String, crate::source::Span)> = info
             .stages
             .iter()
             .enumerate()
-            .filter(|(i, _)| !info.entry[*i] && !entered.contains(i))
+            .filter(|(i, _)| !entered.contains(i))
             .map(|(_, (name, span))| (name.clone(), *span))
             .collect();
         for (name, span) in unreachable {
@@ -206,16 +233,15 @@ impl Checker<'_> {
         for members in groups.values() {
             for (k, &j) in members.iter().enumerate() {
                 let b = &journey.moves[j];
-                let earlier = members[..k].iter().map(|&i| &journey.moves[i]).find(|a| {
+                let earlier = members[..k].iter().find(|&&i| {
+                    let a = &journey.moves[i];
                     a.rule != b.rule
                         && a.to != b.to
                         && overlap(&a.at, &b.at)
                         && overlap(&a.via, &b.via)
-                        && match (&a.from, &b.from) {
-                            (Some(x), Some(y)) => x.iter().any(|s| y.contains(s)),
-                            _ => true,
-                        }
+                        && !sources[i].is_disjoint(&sources[j])
                 });
+                let earlier = earlier.map(|&i| &journey.moves[i]);
                 if let Some(a) = earlier {
                     conflicts.push((a.span, a.to, b.span, b.to));
                 }
