@@ -208,6 +208,8 @@ pub(crate) struct Customers {
     timers: Pool<Timer>,
     caps: Pool<Cap>,
     hasher: FixedState,
+    /// A new customer, until it is known to keep state.
+    fresh: Slot,
 }
 
 impl Default for Customers {
@@ -220,12 +222,20 @@ impl Default for Customers {
             timers: Pool::default(),
             caps: Pool::default(),
             hasher: FixedState::with_seed(0x006a_7275_6c65),
+            fresh: FREE,
         }
     }
 }
 
 fn slot_mut(pages: &mut [Box<[Slot]>], slot: u32) -> &mut Slot {
     &mut pages[slot as usize / PAGE][slot as usize % PAGE]
+}
+
+/// Drops a side record left empty.
+fn tidy(slot: &mut Slot) {
+    if slot.cold.as_ref().is_some_and(|c| c.is_empty()) {
+        slot.cold = None;
+    }
 }
 
 fn slot_ref(pages: &[Box<[Slot]>], slot: u32) -> &Slot {
@@ -252,59 +262,78 @@ impl Customers {
             .copied()
     }
 
-    /// The slot of a customer, and whether it is new: a new customer gets
-    /// a slot that [`settle`](Customers::settle) keeps only if it gains
-    /// state.
+    /// The slot of a customer, and whether it is new. A new customer is
+    /// kept aside ([`fresh`](Customers::fresh)) under the slot number it will
+    /// get: [`settle`](Customers::settle) stores it there only if it gained
+    /// state, so that an event that leaves none costs no slot.
     pub fn enter(&mut self, id: &Arc<str>) -> (u32, bool) {
         if let Some(slot) = self.find(id) {
             return (slot, false);
         }
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                if self.used as usize == self.pages.len() * PAGE {
-                    self.pages.push(vec![FREE; PAGE].into_boxed_slice());
-                }
-                self.used += 1;
-                self.used - 1
-            }
-        };
-        slot_mut(&mut self.pages, slot).id = Some(Arc::clone(id));
-        (slot, true)
+        self.fresh = FREE;
+        self.fresh.id = Some(Arc::clone(id));
+        (self.free.last().copied().unwrap_or(self.used), true)
     }
 
-    /// Indexes a new customer that gained state, or frees the slot of one
-    /// that has none left.
-    pub fn settle(&mut self, slot: u32, new: bool) {
-        let record = slot_mut(&mut self.pages, slot);
-        if record.cold.as_ref().is_some_and(|c| c.is_empty()) {
-            record.cold = None;
+    /// The new customer [`enter`](Customers::enter) set aside.
+    pub fn fresh(&mut self) -> Customer<'_> {
+        Customer {
+            slot: &mut self.fresh,
+            timers: &mut self.timers,
+            caps: &mut self.caps,
         }
-        let empty = self.get(slot).is_empty();
-        match (new, empty) {
-            (true, false) => {
-                let Customers {
-                    index,
-                    pages,
-                    hasher,
-                    ..
-                } = self;
-                let id = slot_ref(pages, slot).id.as_deref().unwrap_or("");
-                let hash = hasher.hash_one(id);
-                index.insert_unique(hash, slot, |&s| {
-                    hasher.hash_one(slot_ref(pages, s).id.as_deref().unwrap_or(""))
-                });
+    }
+
+    /// Stores a new customer that gained state in the slot `enter` gave it,
+    /// or frees the slot of a known one that has none left.
+    pub fn settle(&mut self, slot: u32, new: bool) {
+        if new {
+            tidy(&mut self.fresh);
+            let fresh = std::mem::replace(&mut self.fresh, FREE);
+            if self.view_of(&fresh).is_empty() {
+                return;
             }
-            (false, true) => {
-                let id = slot_ref(&self.pages, slot).id.clone().unwrap_or_default();
-                let hash = self.hasher.hash_one(&*id);
-                if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
-                    entry.remove();
+            let at = match self.free.pop() {
+                Some(s) => s,
+                None => {
+                    if self.used as usize == self.pages.len() * PAGE {
+                        self.pages.push(vec![FREE; PAGE].into_boxed_slice());
+                    }
+                    self.used += 1;
+                    self.used - 1
                 }
-                self.release(slot);
+            };
+            debug_assert_eq!(at, slot, "a new customer's slot changed");
+            *slot_mut(&mut self.pages, at) = fresh;
+            let Customers {
+                index,
+                pages,
+                hasher,
+                ..
+            } = self;
+            let id = slot_ref(pages, at).id.as_deref().unwrap_or("");
+            let hash = hasher.hash_one(id);
+            index.insert_unique(hash, at, |&s| {
+                hasher.hash_one(slot_ref(pages, s).id.as_deref().unwrap_or(""))
+            });
+            return;
+        }
+        tidy(slot_mut(&mut self.pages, slot));
+        if self.get(slot).is_empty() {
+            let id = slot_ref(&self.pages, slot).id.clone().unwrap_or_default();
+            let hash = self.hasher.hash_one(&*id);
+            if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+                entry.remove();
             }
-            (true, true) => self.release(slot),
-            (false, false) => {}
+            self.release(slot);
+        }
+    }
+
+    fn view_of<'a>(&'a self, slot: &'a Slot) -> View<'a> {
+        View {
+            slot,
+            timers: &self.timers,
+            caps: &self.caps,
         }
     }
 

@@ -196,7 +196,11 @@ impl Engine {
         } = self;
         // A new customer keeps its slot only if the event leaves it some state.
         let (slot, is_new) = customers.enter(&event.customer);
-        let mut cust = customers.get(slot);
+        let mut cust = if is_new {
+            customers.fresh()
+        } else {
+            customers.get(slot)
+        };
         if !event.profile.is_empty() {
             let profile = cust.profile_mut(&program.default_profile);
             for (i, v) in &event.profile {

@@ -391,7 +391,7 @@ impl Engine {
             }
             let id: Arc<str> = Arc::from(c.id.as_str());
             let (slot, _) = engine.customers.enter(&id);
-            let mut cust = engine.customers.get(slot);
+            let mut cust = engine.customers.fresh();
             if let Some(profile) = &c.profile {
                 let mut values = p.default_profile.clone();
                 for (name, json) in profile {
