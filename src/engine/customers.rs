@@ -250,6 +250,9 @@ impl Customers {
 
     /// The slot of a customer with state.
     pub fn find(&self, id: &str) -> Option<u32> {
+        if self.index.is_empty() {
+            return None;
+        }
         let hash = self.hasher.hash_one(id);
         let pages = &self.pages;
         self.index

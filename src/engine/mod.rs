@@ -249,8 +249,9 @@ impl Engine {
                 });
             }
         }
+        let who = (slot, &event.customer);
         resolve(
-            program, &mut cust, slot, t, scratch, metrics, hot, timers, out,
+            program, &mut cust, who, t, scratch, metrics, hot, timers, out,
         );
         // Waits and memories that this event starts or ends.
         for &rule in &index.cancels_wait {
@@ -359,9 +360,9 @@ impl Engine {
         let Some(rule_id) = program.by_declaration.get(declared as usize).copied() else {
             return;
         };
-        if customers.id(slot).is_none() {
+        let Some(id) = customers.id(slot).cloned() else {
             return;
-        }
+        };
         let mut cust = customers.get(slot);
         let Some(timer) = cust.take_timer(rule_id, t) else {
             return;
@@ -399,7 +400,15 @@ impl Engine {
             }
         }
         resolve(
-            program, &mut cust, slot, t, scratch, metrics, hot, timers, out,
+            program,
+            &mut cust,
+            (slot, &id),
+            t,
+            scratch,
+            metrics,
+            hot,
+            timers,
+            out,
         );
         customers.settle(slot, false);
     }
@@ -614,7 +623,7 @@ pub(crate) fn bucket(customer: &str, journey: &str, rule: &str) -> u32 {
 fn resolve(
     program: &Arc<Program>,
     cust: &mut Customer<'_>,
-    slot: u32,
+    (slot, customer): (u32, &Arc<str>),
     t: i64,
     scratch: &mut Scratch,
     metrics: &mut Metrics,
@@ -627,7 +636,6 @@ fn resolve(
         return;
     }
     let info = &program.info;
-    let customer = Arc::clone(cust.view().id());
     {
         let profile = cust.view().profile().unwrap_or(&program.default_profile);
         let consent = Scope::without_event(t, profile);
@@ -703,7 +711,7 @@ fn resolve(
         }
         out.push(Decision {
             time: t,
-            customer: Arc::clone(&customer),
+            customer: Arc::clone(customer),
             program: Arc::clone(program),
             rule: rule as u32,
             action,
