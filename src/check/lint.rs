@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use indexmap::IndexMap;
+
 use super::rules::JourneyMoves;
 use super::Checker;
 use crate::diagnostic::{Code, Diagnostic};
@@ -168,6 +170,13 @@ fn contradictory(facts: &[Fact]) -> bool {
     })
 }
 
+/// The work the conflicting-moves warning may do in one program: one unit
+/// per pair of moves compared, plus one per place and channel of their
+/// filters. Moves that cannot conflict are skipped without comparing, so
+/// only a program built to defeat that gets near it; past it, no more
+/// conflicts are reported.
+pub const MAX_MOVE_COMPARISONS: u64 = 20_000_000;
+
 impl Checker<'_> {
     /// Unreachable stages and conflicting moves of one journey.
     pub(super) fn journey_lints(&mut self, journey: JourneyMoves) {
@@ -196,28 +205,75 @@ impl Checker<'_> {
             );
         }
         // Rules that move on the same event, grouped by signal and priority.
-        let mut groups: HashMap<(&str, i64), Vec<usize>> = HashMap::new();
+        let mut groups: IndexMap<(&str, i64), Vec<usize>> = IndexMap::new();
         for (i, m) in journey.moves.iter().enumerate() {
             if let Some(signal) = &m.signal {
                 groups.entry((signal, m.priority)).or_default().push(i);
             }
         }
+        // Each move is reported with the first earlier move it conflicts
+        // with. Only earlier moves that could be that first one are looked
+        // at: of moves of the same shape (target, filters, stages), the
+        // first two of different rules (a third conflicts only where one
+        // of those does), and of those, the ones whose stages meet.
         let mut conflicts = Vec::new();
-        for members in groups.values() {
-            for (k, &j) in members.iter().enumerate() {
+        'groups: for members in groups.values() {
+            type Shape<'m> = (usize, &'m [String], &'m [String], Option<&'m [usize]>);
+            let mut shapes: HashMap<Shape<'_>, Vec<usize>> = HashMap::new();
+            let mut kept: Vec<usize> = Vec::new();
+            let mut anywhere: Vec<usize> = Vec::new();
+            let mut by_stage: HashMap<usize, Vec<usize>> = HashMap::new();
+            let mut meeting: Vec<usize> = Vec::new();
+            for &j in members {
                 let b = &journey.moves[j];
-                let earlier = members[..k].iter().map(|&i| &journey.moves[i]).find(|a| {
-                    a.rule != b.rule
+                let pool: &[usize] = match &b.from {
+                    None => &kept,
+                    Some(stages) => {
+                        meeting.clear();
+                        meeting.extend_from_slice(&anywhere);
+                        for s in stages {
+                            meeting.extend(by_stage.get(s).into_iter().flatten());
+                        }
+                        meeting.sort_unstable();
+                        meeting.dedup();
+                        &meeting
+                    }
+                };
+                let mut first = None;
+                for &i in pool {
+                    let a = &journey.moves[i];
+                    let cost = 1 + (a.at.len() + a.via.len() + b.at.len() + b.via.len()) as u64;
+                    if self.move_comparisons < cost {
+                        self.move_comparisons = 0;
+                        break 'groups;
+                    }
+                    self.move_comparisons -= cost;
+                    // The pool holds only moves whose stages meet b's.
+                    if a.rule != b.rule
                         && a.to != b.to
                         && overlap(&a.at, &b.at)
                         && overlap(&a.via, &b.via)
-                        && match (&a.from, &b.from) {
-                            (Some(x), Some(y)) => x.iter().any(|s| y.contains(s)),
-                            _ => true,
-                        }
-                });
-                if let Some(a) = earlier {
+                    {
+                        first = Some(a);
+                        break;
+                    }
+                }
+                if let Some(a) = first {
                     conflicts.push((a.span, a.to, b.span, b.to));
+                }
+                let shape = (b.to, &b.at[..], &b.via[..], b.from.as_deref());
+                let rules = shapes.entry(shape).or_default();
+                if rules.len() < 2 && !rules.contains(&b.rule) {
+                    rules.push(b.rule);
+                    kept.push(j);
+                    match &b.from {
+                        None => anywhere.push(j),
+                        Some(stages) => {
+                            for s in stages {
+                                by_stage.entry(*s).or_default().push(j);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -267,6 +323,18 @@ impl Checker<'_> {
     }
 }
 
+/// True when two filters (sorted, no repeats; empty: any) let one value through.
 fn overlap(a: &[String], b: &[String]) -> bool {
-    a.is_empty() || b.is_empty() || a.iter().any(|x| b.contains(x))
+    if a.is_empty() || b.is_empty() {
+        return true;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
 }
