@@ -4,9 +4,10 @@
 #
 #   bash fuzz/run.sh            # from anywhere; FUZZ_SECONDS=600 for longer
 #
-# Each target starts from its seeds (fuzz/seeds/TARGET/, kept clean) copied
-# into a scratch corpus (fuzz/corpus/TARGET/, ignored by git) that grows
-# between runs. A crash, timeout or out-of-memory input is saved under
+# Each target starts from its seeds (fuzz/seeds/TARGET/, kept clean; those
+# of the engine targets `events` and `state` are written by fuzz/seeds.sh)
+# copied into a scratch corpus (fuzz/corpus/TARGET/, ignored by git) that
+# grows between runs, with the dictionary fuzz/TARGET.dict if there is one. A crash, timeout or out-of-memory input is saved under
 # fuzz/artifacts/TARGET/ and makes this script exit non-zero; reproduce one
 # with `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-…`.
 set -euo pipefail

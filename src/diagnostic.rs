@@ -272,6 +272,11 @@ impl<'a> JsonDiagnostic<'a> {
 /// Lines longer than this are not quoted in rendered diagnostics.
 const MAX_QUOTED_LINE: usize = 400;
 
+/// A note further than this many lines from the primary span is not drawn
+/// beside it (which would quote every line in between), but named in the
+/// help with its position, like a note in another file.
+const MAX_NOTE_DISTANCE: usize = 20;
+
 /// A diagnostic together with its source, as a `miette::Diagnostic`.
 #[derive(Debug)]
 pub struct Report<'a> {
@@ -279,6 +284,8 @@ pub struct Report<'a> {
     source: Quoted<'a>,
     quote: bool,
     help: Option<String>,
+    /// For each note, whether it is drawn as a label.
+    drawn: Vec<bool>,
 }
 
 impl<'a> Report<'a> {
@@ -288,19 +295,27 @@ impl<'a> Report<'a> {
         let line = index.line(d.span.start as usize);
         let line_len = index.start(line + 1, &file.text) - index.start(line, &file.text);
         let quote = line_len <= MAX_QUOTED_LINE;
-        // Notes in other files cannot be drawn: say where they are instead.
+        // Notes in other files cannot be drawn, and notes far from the
+        // primary span would quote every line in between: say where they
+        // are instead.
         let mut help = d.help.clone();
-        for (span, label) in &d.notes {
-            if span.file != d.span.file {
-                let other = &sources[span.file as usize];
-                let (line, column) =
-                    lines[span.file as usize].line_col(&other.text, span.start as usize);
-                let note = format!("{label}: {}:{line}:{column}", other.name);
-                help = Some(match help {
-                    Some(h) => format!("{h}\n{note}"),
-                    None => note,
-                });
-            }
+        let drawn: Vec<bool> = d
+            .notes
+            .iter()
+            .map(|(span, _)| {
+                span.file == d.span.file
+                    && index.line(span.start as usize).abs_diff(line) <= MAX_NOTE_DISTANCE
+            })
+            .collect();
+        for ((span, label), _) in d.notes.iter().zip(&drawn).filter(|(_, &drawn)| !drawn) {
+            let other = &sources[span.file as usize];
+            let (line, column) =
+                lines[span.file as usize].line_col(&other.text, span.start as usize);
+            let note = format!("{label}: {}:{line}:{column}", other.name);
+            help = Some(match help {
+                Some(h) => format!("{h}\n{note}"),
+                None => note,
+            });
         }
         if !quote {
             let (line, column) = index.line_col(&file.text, d.span.start as usize);
@@ -320,6 +335,7 @@ impl<'a> Report<'a> {
             },
             quote,
             help,
+            drawn,
         }
     }
 }
@@ -367,8 +383,9 @@ impl miette::Diagnostic for Report<'_> {
         let notes = d
             .notes
             .iter()
-            .filter(move |(span, _)| span.file == d.span.file)
-            .map(|(span, label)| {
+            .zip(&self.drawn)
+            .filter(|(_, &drawn)| drawn)
+            .map(|((span, label), _)| {
                 miette::LabeledSpan::new_with_span(
                     Some(label.clone()),
                     miette::SourceSpan::from(span.range()),

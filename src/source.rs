@@ -50,37 +50,69 @@ impl Source {
 }
 
 /// Where each line of a text starts, for positions in O(log n).
+///
+/// Columns count characters from the start of the line. So that finding
+/// the column of many positions in one very long line stays linear, the
+/// index also keeps the number of characters before every
+/// [`CHAR_STRIDE`]-th byte.
 #[derive(Debug, Clone)]
-pub struct LineIndex(Vec<usize>);
+pub struct LineIndex {
+    starts: Vec<usize>,
+    /// `(byte, characters before it)` at each char boundary at or just
+    /// below a multiple of `CHAR_STRIDE`.
+    chars: Vec<(usize, usize)>,
+}
+
+/// Bytes between two character-count checkpoints of a [`LineIndex`].
+const CHAR_STRIDE: usize = 256;
 
 impl LineIndex {
     /// Indexes the lines of `text`.
     pub fn new(text: &str) -> LineIndex {
-        LineIndex(
-            std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
-        )
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let mut chars = Vec::with_capacity(text.len() / CHAR_STRIDE + 1);
+        let (mut at, mut count) = (0, 0);
+        for k in 0..=text.len() / CHAR_STRIDE {
+            let next = floor_char_boundary(text, k * CHAR_STRIDE);
+            count += text[at..next].chars().count();
+            at = next;
+            chars.push((at, count));
+        }
+        LineIndex { starts, chars }
     }
 
     /// The 0-based line holding a byte offset.
     pub fn line(&self, offset: usize) -> usize {
-        self.0
+        self.starts
             .partition_point(|&start| start <= offset)
             .saturating_sub(1)
     }
 
     /// The byte offset where a 0-based line starts (the text's end past the last).
     pub fn start(&self, line: usize, text: &str) -> usize {
-        self.0.get(line).copied().unwrap_or(text.len())
+        self.starts.get(line).copied().unwrap_or(text.len())
     }
 
     /// The 1-based line and character column of a byte offset in `text`.
     pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let line = self.line(offset);
-        let column = text[self.0[line]..offset].chars().count() + 1;
+        let column =
+            self.chars_before(text, offset) - self.chars_before(text, self.starts[line]) + 1;
         (line + 1, column)
+    }
+
+    /// Characters in `text` before a byte offset on a char boundary.
+    fn chars_before(&self, text: &str, offset: usize) -> usize {
+        let (at, count) = self
+            .chars
+            .get(offset / CHAR_STRIDE)
+            .copied()
+            .filter(|&(at, _)| at <= offset)
+            .unwrap_or((0, 0));
+        count + text[at..offset].chars().count()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Types of expressions, and the resolution of bare names by expected type.
 
-use super::{suggest, Checker, SignalInfo};
+use super::{list_names, Checker, SignalInfo};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Ident, Root, UnaryOp};
 use crate::types::{Base, Ty};
@@ -182,7 +182,7 @@ impl Checker<'_> {
             Root::Customer => match self.symbols.customer.get(&field.name) {
                 Some(f) => f.ty,
                 None => {
-                    let help = suggest(
+                    let help = self.suggest(
                         &field.name,
                         self.symbols.customer.keys().map(|s| s.as_str()),
                     );
@@ -235,8 +235,8 @@ impl Checker<'_> {
                         match info.fields.get(&field.name) {
                             Some(f) => f.ty,
                             None => {
-                                let help =
-                                    suggest(&field.name, info.fields.keys().map(|s| s.as_str()));
+                                let help = self
+                                    .suggest(&field.name, info.fields.keys().map(|s| s.as_str()));
                                 let signal = signal.to_string();
                                 self.report(
                                     Diagnostic::new(
@@ -269,12 +269,14 @@ impl Checker<'_> {
                 if info.values.contains_key(name) {
                     return Ty::scalar(Base::Enum(i));
                 }
-                let help = suggest(name, info.values.keys().map(|s| s.as_str())).or_else(|| {
-                    Some(format!(
-                        "the values of `{enum_name}` are {}",
-                        list(info.values.keys())
-                    ))
-                });
+                let help = self
+                    .suggest(name, info.values.keys().map(|s| s.as_str()))
+                    .or_else(|| {
+                        Some(format!(
+                            "the values of `{enum_name}` are {}",
+                            list_names(info.values.keys().map(|s| s.as_str()))
+                        ))
+                    });
                 let message = format!("`{name}` is not a value of enum `{enum_name}`");
                 self.report(
                     Diagnostic::new(Code::UnknownValue, ident.span, message)
@@ -293,7 +295,7 @@ impl Checker<'_> {
                     Some(t) if t.base == Base::Text => {
                         Some(format!("text is written in double quotes: `\"{name}\"`"))
                     }
-                    _ => suggest(name, self.all_values()),
+                    _ => self.suggest(name, self.all_values()),
                 };
                 self.report(
                     Diagnostic::new(
@@ -317,7 +319,7 @@ impl Checker<'_> {
         if table.contains_key(&ident.name) {
             return Ty::scalar(base);
         }
-        let help = suggest(&ident.name, table.keys().map(|s| s.as_str()));
+        let help = self.suggest(&ident.name, table.keys().map(|s| s.as_str()));
         let d = Diagnostic::new(code, ident.span, format!("unknown {kind} `{}`", ident.name))
             .label(format!("not a declared {kind}"))
             .maybe_help(help.or_else(|| Some(format!("declare it with `{kind}s {}`", ident.name))));
@@ -328,11 +330,9 @@ impl Checker<'_> {
     /// The type of a bare name when nothing is expected: the enum, place
     /// or channel it names.
     fn find_value(&self, name: &str) -> Option<Ty> {
-        self.symbols
-            .enums
-            .values()
-            .position(|e| e.values.contains_key(name))
-            .map(|i| Ty::scalar(Base::Enum(i as u32)))
+        self.value_enums
+            .get(name)
+            .map(|&i| Ty::scalar(Base::Enum(i)))
             .or_else(|| {
                 self.symbols
                     .places
@@ -347,7 +347,7 @@ impl Checker<'_> {
             })
     }
 
-    fn all_values(&self) -> Vec<&str> {
+    fn all_values(&self) -> impl Iterator<Item = &str> + '_ {
         let s = &self.symbols;
         s.enums
             .values()
@@ -355,7 +355,6 @@ impl Checker<'_> {
             .chain(s.places.keys())
             .chain(s.channels.keys())
             .map(|s| s.as_str())
-            .collect()
     }
 
     fn binary(&mut self, op: BinaryOp, lhs: &mut Expr, rhs: &mut Expr, scope: &Scope<'_>) -> Ty {
@@ -526,11 +525,4 @@ pub(super) fn fits(actual: Ty, want: Ty) -> bool {
 /// True when `==` (or ordering, where allowed) may compare the two.
 fn comparable(l: Ty, r: Ty) -> bool {
     l.is_unknown() || r.is_unknown() || l == r || (l.is_numeric() && r.is_numeric())
-}
-
-fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    names
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

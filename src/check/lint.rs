@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use indexmap::IndexMap;
+
 use super::rules::JourneyMoves;
 use super::Checker;
 use crate::diagnostic::{Code, Diagnostic};
@@ -168,6 +170,13 @@ fn contradictory(facts: &[Fact]) -> bool {
     })
 }
 
+/// The work the conflicting-moves warning may do in one program: one unit
+/// per pair of moves compared, plus one per place and channel of their
+/// filters. Moves that cannot conflict are skipped without comparing, so
+/// only a program built to defeat that gets near it; past it, no more
+/// conflicts are reported.
+pub const MAX_MOVE_COMPARISONS: u64 = 20_000_000;
+
 impl Checker<'_> {
     /// Unreachable stages and conflicting moves of one journey.
     pub(super) fn journey_lints(&mut self, journey: JourneyMoves) {
@@ -176,21 +185,30 @@ impl Checker<'_> {
         };
         // Where each move can be made from: its `in` stages with an edge to
         // the target; with no `in` clause, every such stage, and outside the
-        // journey when the target is an entry stage.
-        let sources: Vec<HashSet<Option<usize>>> = journey
+        // journey (`None`) when the target is an entry stage. Sorted.
+        let mut into: Vec<Vec<usize>> = vec![Vec::new(); info.stages.len()];
+        for &(from, to) in &info.edges {
+            into[to].push(from);
+        }
+        let sources: Vec<Vec<Option<usize>>> = journey
             .moves
             .iter()
-            .map(|m| match &m.from {
-                Some(list) => list
-                    .iter()
-                    .filter(|&&s| info.edges.contains(&(s, m.to)))
-                    .map(|&s| Some(s))
-                    .collect(),
-                None => (0..info.stages.len())
-                    .filter(|&s| info.edges.contains(&(s, m.to)))
-                    .map(Some)
-                    .chain(info.entry[m.to].then_some(None))
-                    .collect(),
+            .map(|m| {
+                let mut from: Vec<Option<usize>> = match &m.from {
+                    Some(list) => list
+                        .iter()
+                        .filter(|&&s| info.edges.contains(&(s, m.to)))
+                        .map(|&s| Some(s))
+                        .collect(),
+                    None => into[m.to]
+                        .iter()
+                        .map(|&s| Some(s))
+                        .chain(info.entry[m.to].then_some(None))
+                        .collect(),
+                };
+                from.sort_unstable();
+                from.dedup();
+                from
             })
             .collect();
         // A stage no move can be made into is never occupied, entry or not:
@@ -223,27 +241,61 @@ impl Checker<'_> {
             );
         }
         // Rules that move on the same event, grouped by signal and priority.
-        let mut groups: HashMap<(&str, i64), Vec<usize>> = HashMap::new();
+        let mut groups: IndexMap<(&str, i64), Vec<usize>> = IndexMap::new();
         for (i, m) in journey.moves.iter().enumerate() {
             if let Some(signal) = &m.signal {
                 groups.entry((signal, m.priority)).or_default().push(i);
             }
         }
+        // Each move is reported with the first earlier move it conflicts
+        // with. Only earlier moves that could be that first one are looked
+        // at: of moves of the same shape (target, filters, stages), the
+        // first two of different rules (a third conflicts only where one
+        // of those does), and of those, the ones whose stages meet.
         let mut conflicts = Vec::new();
-        for members in groups.values() {
-            for (k, &j) in members.iter().enumerate() {
+        'groups: for members in groups.values() {
+            type Shape<'m> = (usize, &'m [String], &'m [String], &'m [Option<usize>]);
+            let mut shapes: HashMap<Shape<'_>, Vec<usize>> = HashMap::new();
+            let mut by_source: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+            let mut meeting: Vec<usize> = Vec::new();
+            for &j in members {
                 let b = &journey.moves[j];
-                let earlier = members[..k].iter().find(|&&i| {
+                meeting.clear();
+                for s in &sources[j] {
+                    meeting.extend(by_source.get(s).into_iter().flatten());
+                }
+                meeting.sort_unstable();
+                meeting.dedup();
+                let pool: &[usize] = &meeting;
+                let mut first = None;
+                for &i in pool {
                     let a = &journey.moves[i];
-                    a.rule != b.rule
+                    let cost = 1 + (a.at.len() + a.via.len() + b.at.len() + b.via.len()) as u64;
+                    if self.move_comparisons < cost {
+                        self.move_comparisons = 0;
+                        break 'groups;
+                    }
+                    self.move_comparisons -= cost;
+                    // The pool holds only moves that can be made from where b's can.
+                    if a.rule != b.rule
                         && a.to != b.to
                         && overlap(&a.at, &b.at)
                         && overlap(&a.via, &b.via)
-                        && !sources[i].is_disjoint(&sources[j])
-                });
-                let earlier = earlier.map(|&i| &journey.moves[i]);
-                if let Some(a) = earlier {
+                    {
+                        first = Some(a);
+                        break;
+                    }
+                }
+                if let Some(a) = first {
                     conflicts.push((a.span, a.to, b.span, b.to));
+                }
+                let shape = (b.to, &b.at[..], &b.via[..], &sources[j][..]);
+                let rules = shapes.entry(shape).or_default();
+                if rules.len() < 2 && !rules.contains(&b.rule) {
+                    rules.push(b.rule);
+                    for s in &sources[j] {
+                        by_source.entry(*s).or_default().push(j);
+                    }
                 }
             }
         }
@@ -293,6 +345,18 @@ impl Checker<'_> {
     }
 }
 
+/// True when two filters (sorted, no repeats; empty: any) let one value through.
 fn overlap(a: &[String], b: &[String]) -> bool {
-    a.is_empty() || b.is_empty() || a.iter().any(|x| b.contains(x))
+    if a.is_empty() || b.is_empty() {
+        return true;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
 }

@@ -6,13 +6,14 @@ mod lint;
 mod rules;
 mod testing;
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::source::{Source, Span};
-use crate::syntax::ast::{Field, Item, Module, TypeExpr};
+use crate::syntax::ast::{Field, Item, Module, Rule, TypeExpr};
 use crate::syntax::{self};
 use crate::types::{Base, Ty};
 
@@ -148,18 +149,80 @@ pub fn check(sources: &[Source]) -> Checked {
     }
 }
 
-/// "did you mean `x`?" for the candidate nearest to `name`, if near enough.
-pub(crate) fn suggest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (strsim::osa_distance(name, c), c))
-        .filter(|&(d, c)| d <= limit && c != name)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+/// The most rules a program may have, journeys' and top-level rules
+/// together: past it, `jrule::limit` at the first rule too many.
+pub const MAX_RULES: usize = 1_000_000;
+
+/// Names longer than this (in characters) get no "did you mean", and are
+/// never suggested: comparing two names costs the product of their lengths.
+pub const MAX_SUGGESTED_NAME: usize = 64;
+
+/// The work "did you mean" may do for one program: one unit per candidate
+/// looked at, plus one per pair of characters compared. A program with many
+/// unknown names among many declared ones gets its first suggestions, then
+/// none, instead of a check that takes quadratic time.
+pub const SUGGESTION_BUDGET: u64 = 20_000_000;
+
+/// The most names a help line lists (the values of an enum, the parameters
+/// of an action); the rest are counted.
+pub const MAX_LISTED_NAMES: usize = 20;
+
+impl Checker<'_> {
+    /// "did you mean `x`?" for the candidate nearest to `name`, if near
+    /// enough, while the program's suggestion budget lasts.
+    pub(crate) fn suggest<'a>(
+        &self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        let chars = |s: &str| {
+            if s.len() > 4 * MAX_SUGGESTED_NAME {
+                usize::MAX
+            } else {
+                s.chars().count()
+            }
+        };
+        let len = chars(name);
+        if len > MAX_SUGGESTED_NAME || self.suggestions.get() == 0 {
+            return None;
+        }
+        let limit = (len / 3).max(1);
+        let mut best: Option<(usize, &str)> = None;
+        for c in candidates {
+            let clen = chars(c);
+            let near = clen <= MAX_SUGGESTED_NAME && clen.abs_diff(len) <= limit;
+            let cost = 1 + if near { (len * clen) as u64 } else { 0 };
+            let left = self.suggestions.get();
+            if left < cost {
+                self.suggestions.set(0);
+                return None;
+            }
+            self.suggestions.set(left - cost);
+            if !near || c == name {
+                continue;
+            }
+            let d = strsim::osa_distance(name, c);
+            if d <= limit && best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, c));
+            }
+        }
+        best.map(|(_, c)| format!("did you mean `{c}`?"))
+    }
+}
+
+/// Names in backticks, separated by commas; past [`MAX_LISTED_NAMES`], the
+/// rest are counted.
+pub(crate) fn list_names<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let total = names.len();
+    let mut out = names
+        .take(MAX_LISTED_NAMES)
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if total > MAX_LISTED_NAMES {
+        out.push_str(&format!(" and {} more", total - MAX_LISTED_NAMES));
+    }
+    out
 }
 
 const BUILTIN_TYPES: [&str; 7] = [
@@ -172,6 +235,12 @@ pub(crate) struct Checker<'s> {
     diagnostics: Vec<Diagnostic>,
     used_signals: HashSet<String>,
     used_actions: HashSet<String>,
+    /// For each enum value, the first enum that declares it.
+    value_enums: HashMap<String, u32>,
+    /// What is left of [`SUGGESTION_BUDGET`].
+    suggestions: Cell<u64>,
+    /// What is left of [`MAX_MOVE_COMPARISONS`](lint::MAX_MOVE_COMPARISONS).
+    move_comparisons: u64,
 }
 
 impl<'s> Checker<'s> {
@@ -182,6 +251,9 @@ impl<'s> Checker<'s> {
             diagnostics: Vec::new(),
             used_signals: HashSet::new(),
             used_actions: HashSet::new(),
+            value_enums: HashMap::new(),
+            suggestions: Cell::new(SUGGESTION_BUDGET),
+            move_comparisons: lint::MAX_MOVE_COMPARISONS,
         }
     }
 
@@ -274,6 +346,11 @@ impl<'s> Checker<'s> {
             }
         }
         self.enum_names = self.symbols.enum_names();
+        for (i, e) in self.symbols.enums.values().enumerate() {
+            for v in e.values.keys() {
+                self.value_enums.entry(v.clone()).or_insert(i as u32);
+            }
+        }
     }
 
     /// Pass 2: the profile, signals and actions, whose types name enums.
@@ -365,7 +442,7 @@ impl<'s> Checker<'s> {
             name => match self.symbols.enums.get_index_of(name) {
                 Some(i) => Base::Enum(i as u32),
                 None => {
-                    let help = suggest(
+                    let help = self.suggest(
                         name,
                         BUILTIN_TYPES
                             .iter()
@@ -388,6 +465,7 @@ impl<'s> Checker<'s> {
 
     /// Pass 3: action conditions, journeys and rules.
     fn check_bodies(&mut self, modules: &mut [Module]) {
+        self.count_rules(modules, MAX_RULES);
         let mut top_rules: IndexMap<String, Span> = IndexMap::new();
         let mut moves = Vec::new();
         let mut tests = Vec::new();
@@ -421,6 +499,35 @@ impl<'s> Checker<'s> {
         let mut names = HashMap::new();
         for test in tests {
             self.test(test, &mut names);
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// Reports the first rule past `max` ([`MAX_RULES`]), counting
+    /// journeys' rules and top-level rules in the order they are written.
+    fn count_rules(&mut self, modules: &[Module], max: usize) {
+        let mut count = 0usize;
+        for item in modules.iter().flat_map(|m| &m.items) {
+            let rules: &[Rule] = match item {
+                Item::Journey(j) => &j.rules,
+                Item::Rule(r) => std::slice::from_ref(r),
+                _ => continue,
+            };
+            if let Some(extra) = rules.get(max.saturating_sub(count)) {
+                let span = extra.name.as_ref().map_or(extra.when, |n| n.span);
+                self.report(
+                    Diagnostic::new(
+                        Code::Limit,
+                        span,
+                        format!("the program has more than the limit of {max} rules"),
+                    )
+                    .label("one rule too many")
+                    .help("split the rules into several programs, or merge rules that differ only in a value"),
+                );
+                return;
+            }
+            count += rules.len();
         }
     }
 }
@@ -470,4 +577,47 @@ fn stage_graph(j: &syntax::ast::Journey) -> JourneyInfo {
         *first = true;
     }
     info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule limit, with a limit small enough to reach: the program of
+    /// `tests/bounds.rs` that reaches `MAX_RULES` takes a minute to parse
+    /// in a debug build.
+    #[test]
+    fn the_first_rule_past_the_limit_is_reported() {
+        let text = "signal s\naction a\nwhen s then a\njourney j {\n  stages x\n  rule r1: when s then a\n  rule r2: when s then a\n}\nrule top: when s then a\n";
+        let module = syntax::parse(&Source::new("p.jr", text), 0).module;
+        let modules = std::slice::from_ref(&module);
+        for (max, at) in [
+            (0, Some("when")),
+            (1, Some("r1")),
+            (2, Some("r2")),
+            (3, Some("top")),
+            (4, None),
+        ] {
+            let mut symbols = Symbols::default();
+            let mut checker = Checker::new(&mut symbols);
+            checker.count_rules(modules, max);
+            let found: Vec<_> = checker
+                .diagnostics
+                .iter()
+                .map(|d| (d.code, &text[d.span.range()], d.message.clone()))
+                .collect();
+            match at {
+                Some(at) => assert_eq!(
+                    found,
+                    [(
+                        Code::Limit,
+                        at,
+                        format!("the program has more than the limit of {max} rules")
+                    )],
+                    "max {max}"
+                ),
+                None => assert!(found.is_empty(), "max {max}: {found:?}"),
+            }
+        }
+    }
 }

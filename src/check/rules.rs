@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use super::expr::Scope;
-use super::{suggest, Checker, JourneyInfo};
+use super::{Checker, JourneyInfo, MAX_LISTED_NAMES};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{Action, Call, Duration, Filtered, Ident, Journey, Rule, Trigger};
@@ -19,9 +19,9 @@ pub(super) struct Move {
     pub priority: i64,
     /// The signal whose event fires the rule (`None` for timers).
     pub signal: Option<String>,
-    /// `at` filter (empty: any).
+    /// `at` filter, sorted (empty: any).
     pub at: Vec<String>,
-    /// `via` filter (empty: any).
+    /// `via` filter, sorted (empty: any).
     pub via: Vec<String>,
     /// The stages the rule fires in (`None`: any, or outside).
     pub from: Option<Vec<usize>>,
@@ -245,7 +245,8 @@ impl Checker<'_> {
         if table.contains_key(&name.name) {
             return;
         }
-        let help = suggest(&name.name, table.keys().map(|s| s.as_str()))
+        let help = self
+            .suggest(&name.name, table.keys().map(|s| s.as_str()))
             .or_else(|| Some(format!("declare it with `{kind}s {}`", name.name)));
         self.report(
             Diagnostic::new(code, name.span, format!("unknown {kind} `{}`", name.name))
@@ -260,7 +261,8 @@ impl Checker<'_> {
             self.used_signals.insert(name.name.clone());
             return true;
         }
-        let help = suggest(&name.name, self.symbols.signals.keys().map(|s| s.as_str()))
+        let help = self
+            .suggest(&name.name, self.symbols.signals.keys().map(|s| s.as_str()))
             .or_else(|| Some(format!("declare it with `signal {}`", name.name)));
         self.report(
             Diagnostic::new(
@@ -278,12 +280,14 @@ impl Checker<'_> {
         if let Some(i) = info.stages.get_index_of(&name.name) {
             return Some(i);
         }
-        let help = suggest(&name.name, info.stages.keys().map(|s| s.as_str())).or_else(|| {
-            Some(format!(
-                "add it to the journey's graph, e.g. `stages {} -> …`",
-                name.name
-            ))
-        });
+        let help = self
+            .suggest(&name.name, info.stages.keys().map(|s| s.as_str()))
+            .or_else(|| {
+                Some(format!(
+                    "add it to the journey's graph, e.g. `stages {} -> …`",
+                    name.name
+                ))
+            });
         self.report(
             Diagnostic::new(
                 Code::UnknownStage,
@@ -426,11 +430,12 @@ impl Checker<'_> {
 
     pub(super) fn call(&mut self, call: &mut Call, scope: &Scope<'_>) {
         let Some(info) = self.symbols.actions.get(&call.name.name) else {
-            let help = suggest(
-                &call.name.name,
-                self.symbols.actions.keys().map(|s| s.as_str()),
-            )
-            .or_else(|| Some(format!("declare it with `action {}(…)`", call.name.name)));
+            let help = self
+                .suggest(
+                    &call.name.name,
+                    self.symbols.actions.keys().map(|s| s.as_str()),
+                )
+                .or_else(|| Some(format!("declare it with `action {}(…)`", call.name.name)));
             self.report(
                 Diagnostic::new(
                     Code::UnknownAction,
@@ -443,15 +448,20 @@ impl Checker<'_> {
             return;
         };
         self.used_actions.insert(call.name.name.clone());
-        let params: Vec<(String, crate::types::Ty)> =
-            info.params.iter().map(|(n, f)| (n.clone(), f.ty)).collect();
-        if params.len() != call.args.len() {
-            let signature = params
+        // The arity first: a call of an action with many parameters costs
+        // nothing more than its own arguments.
+        if info.params.len() != call.args.len() {
+            let mut signature = info
+                .params
                 .iter()
-                .map(|(n, t)| format!("{n}: {}", t.display(&self.enum_names)))
+                .take(MAX_LISTED_NAMES)
+                .map(|(n, f)| format!("{n}: {}", f.ty.display(&self.enum_names)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let takes = plural(params.len(), "argument");
+            if info.params.len() > MAX_LISTED_NAMES {
+                signature.push_str(", …");
+            }
+            let takes = plural(info.params.len(), "argument");
             let given = call.args.len();
             self.report(
                 Diagnostic::new(
@@ -468,6 +478,11 @@ impl Checker<'_> {
             );
             return;
         }
+        let params: Vec<(String, crate::types::Ty)> = self.symbols.actions[&call.name.name]
+            .params
+            .iter()
+            .map(|(n, f)| (n.clone(), f.ty))
+            .collect();
         for (arg, (name, ty)) in call.args.iter_mut().zip(params) {
             let what = format!("argument `{name}` of `{}`", call.name.name);
             self.check_value(arg, ty, scope, &what);
@@ -483,6 +498,11 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
+/// The names of a filter, sorted, without repeats (for the overlap test of
+/// the conflicting-moves warning).
 fn names(list: &[Ident]) -> Vec<String> {
-    list.iter().map(|i| i.name.clone()).collect()
+    let mut names: Vec<String> = list.iter().map(|i| i.name.clone()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::expr::Scope;
-use super::{suggest, Checker};
+use super::Checker;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{Action, FieldValue, Test, TestEvent, TestStep};
@@ -46,11 +46,12 @@ impl Checker<'_> {
             }
             seen.insert(v.name.name.clone(), v.name.span);
             let Some(field) = self.symbols.customer.get(&v.name.name) else {
-                let help = suggest(
-                    &v.name.name,
-                    self.symbols.customer.keys().map(|s| s.as_str()),
-                )
-                .or_else(|| Some("declare it in the `customer` block".into()));
+                let help = self
+                    .suggest(
+                        &v.name.name,
+                        self.symbols.customer.keys().map(|s| s.as_str()),
+                    )
+                    .or_else(|| Some("declare it in the `customer` block".into()));
                 self.report(
                     Diagnostic::new(
                         Code::UnknownField,
@@ -90,7 +91,7 @@ impl Checker<'_> {
             }
             seen.insert(v.name.name.clone(), v.name.span);
             let Some(field) = fields.get(&v.name.name) else {
-                let help = suggest(&v.name.name, fields.keys().map(|s| s.as_str()));
+                let help = self.suggest(&v.name.name, fields.keys().map(|s| s.as_str()));
                 self.report(
                     Diagnostic::new(
                         Code::UnknownField,
@@ -163,7 +164,7 @@ impl Checker<'_> {
                         .values()
                         .flat_map(|j| j.stages.keys().map(|s| s.as_str()))
                         .collect();
-                    let help = suggest(&stage.name, all);
+                    let help = self.suggest(&stage.name, all);
                     self.report(
                         Diagnostic::new(
                             Code::UnknownStage,

@@ -1,6 +1,6 @@
 //! `jrule run`: replay events, write decisions.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -67,8 +67,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let threads = if args.strict { 1 } else { args.threads.max(1) };
     let mut shards: Vec<Engine> = match &args.state {
         Some(path) if path.exists() => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read state `{}`: {e}", path.display()))?;
+            let text = read_state(path)?;
             let state =
                 State::from_json(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?;
             state
@@ -100,23 +99,28 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         .map(|m| m.len())
         .filter(|_| args.events.as_os_str() != "-");
     let mut progress = super::progress::Progress::new("events", size, true);
-    let mut read = 0u64;
+    let mut bytes = 0u64;
     while !stop {
         // A batch of lines, with their numbers.
         let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch_size);
+        // A line too long to read ends the batch; it is rejected after it.
+        let mut too_long = None;
         while batch.len() < batch_size {
             let mut line = Vec::new();
-            let n = input
-                .read_until(b'\n', &mut line)
+            let kind = read_line(&mut *input, &mut line, MAX_EVENT_LINE)
                 .map_err(|e| format!("cannot read `{name}`: {e}"))?;
-            if n == 0 {
+            if kind == Line::End {
                 stop = true;
                 break;
             }
-            read += n as u64;
+            bytes += line.len() as u64 + 1;
             number += 1;
             if number % 4096 == 0 {
-                progress.set(read);
+                progress.set(bytes);
+            }
+            if kind == Line::TooLong {
+                too_long = Some(number);
+                break;
             }
             let end = line
                 .iter()
@@ -141,6 +145,14 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                     }
                 }
             }
+        }
+        if let (Some(line), false) = (too_long, args.strict && rejected > 0) {
+            rejected += 1;
+            let _ = writeln!(
+                err,
+                "{name}:{line}: event rejected: the line is longer than the limit of {MAX_EVENT_LINE} bytes (16 MiB)"
+            );
+            stop |= args.strict;
         }
     }
     progress.finish();
@@ -186,6 +198,71 @@ fn own_copy(program: &Arc<Program>, threads: usize) -> Arc<Program> {
 
 /// Lines read and processed together when customers are sharded.
 const BATCH: usize = 8192;
+
+/// The longest line of events read, in bytes, without its line break. A
+/// longer line is rejected like a malformed event, without being kept in
+/// memory.
+pub const MAX_EVENT_LINE: usize = 16 * 1024 * 1024;
+
+/// The largest state file read by `--state`, in bytes.
+pub const MAX_STATE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// What [`read_line`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// A line (with its line break, if it had one).
+    Read,
+    /// A line longer than the limit, read past and dropped.
+    TooLong,
+    /// The end of the input.
+    End,
+}
+
+/// Reads one line into `line` (which must be empty), like `read_until`,
+/// but keeps at most `max` bytes before the line break: a longer line is
+/// read to its end and dropped.
+fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+    let n = (&mut *input).take(max as u64 + 1).read_until(b'\n', line)?;
+    if n == 0 {
+        return Ok(Line::End);
+    }
+    let content = line.len() - usize::from(line.last() == Some(&b'\n'));
+    if content <= max {
+        return Ok(Line::Read);
+    }
+    *line = Vec::new();
+    input.skip_until(b'\n')?;
+    Ok(Line::TooLong)
+}
+
+/// Reads a state file: a regular file of at most [`MAX_STATE_BYTES`].
+fn read_state(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read state `{shown}`: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read state `{shown}`: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("state `{shown}` is not a regular file"));
+    }
+    if meta.len() > MAX_STATE_BYTES {
+        return Err(format!(
+            "state `{shown}` is {} bytes, larger than the limit of {MAX_STATE_BYTES} bytes (4 GiB)",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_STATE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read state `{shown}`: {e}"))?;
+    if bytes.len() as u64 > MAX_STATE_BYTES {
+        return Err(format!(
+            "state `{shown}` grew past the limit of {MAX_STATE_BYTES} bytes (4 GiB) while it was read"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("state `{shown}`: not UTF-8 text"))
+}
 
 /// Sharding customers over engines on threads, with the decisions of a
 /// single engine, in the same order.

@@ -150,12 +150,7 @@ impl Bucket {
             let rule = &rules[id];
             let stages: Vec<u32> = match &rule.stages {
                 None => vec![ANY],
-                Some(flags) => flags
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| **f)
-                    .map(|(s, _)| s as u32)
-                    .collect(),
+                Some(list) => list.clone(),
             };
             let places: Vec<u32> = match &rule.trigger {
                 TriggerDef::Signal { event, .. } if !event.at.is_empty() => event.at.clone(),

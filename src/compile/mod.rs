@@ -216,8 +216,8 @@ pub(crate) struct RuleDef {
     pub declared: usize,
     pub priority: i64,
     pub trigger: TriggerDef,
-    /// `in` clause: a flag per stage of the journey.
-    pub stages: Option<Vec<bool>>,
+    /// `in` clause: its stages, sorted.
+    pub stages: Option<Vec<u32>>,
     pub condition: Option<CExpr>,
     pub limit: Option<(usize, i64)>,
     pub steps: Vec<Step>,
@@ -229,7 +229,7 @@ impl RuleDef {
     pub(crate) fn in_stage(&self, stage: Option<usize>) -> bool {
         match (&self.stages, stage) {
             (None, _) => true,
-            (Some(flags), Some(s)) => flags[s],
+            (Some(list), Some(s)) => list.binary_search(&(s as u32)).is_ok(),
             (Some(_), None) => false,
         }
     }
@@ -739,11 +739,8 @@ impl<'a> Compiler<'a> {
     fn rule(&self, p: &Pending<'_>, journeys: &[JourneyDef]) -> RuleDef {
         let rule = p.rule;
         let journey = p.journey.map(|j| &journeys[j]);
-        let stage_of = |name: &str| {
-            journey
-                .and_then(|j| j.stages.iter().position(|s| &**s == name))
-                .unwrap_or(0)
-        };
+        let info = journey.and_then(|j| self.symbols.journeys.get(&*j.name));
+        let stage_of = |name: &str| info.and_then(|i| i.stages.get_index_of(name)).unwrap_or(0);
         let (trigger, signal) = match &rule.trigger {
             Trigger::Signal { event, after } => {
                 let event = self.filter(event);
@@ -777,13 +774,20 @@ impl<'a> Compiler<'a> {
                 None,
             ),
         };
-        let stages = rule.stages.as_ref().zip(journey).map(|(clause, j)| {
-            let mut flags = vec![false; j.stages.len()];
-            for s in &clause.stages {
-                flags[stage_of(&s.name)] = true;
-            }
-            flags
-        });
+        let stages = rule
+            .stages
+            .as_ref()
+            .filter(|_| journey.is_some())
+            .map(|clause| {
+                let mut list: Vec<u32> = clause
+                    .stages
+                    .iter()
+                    .map(|s| stage_of(&s.name) as u32)
+                    .collect();
+                list.sort_unstable();
+                list.dedup();
+                list
+            });
         let name: Arc<str> = match &rule.name {
             Some(n) => Arc::from(n.name.as_str()),
             None => {
@@ -887,7 +891,8 @@ impl<'a> Compiler<'a> {
                 }
                 Action::Move { stage, .. } => Step::Move {
                     stage: journey
-                        .and_then(|j| j.stages.iter().position(|s| **s == *stage.name))
+                        .and_then(|j| self.symbols.journeys.get(&*j.name))
+                        .and_then(|info| info.stages.get_index_of(&stage.name))
                         .unwrap_or(0),
                 },
                 Action::Skip(_) => Step::Skip,

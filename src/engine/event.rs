@@ -159,7 +159,10 @@ fn parse_time(t: &Json) -> Result<i64, EventError> {
         Json::String(s) => {
             crate::time::parse_rfc3339(s).ok_or_else(|| EventError::BadTime(format!("`{s}`")))
         }
-        Json::Number(n) => n.as_i64().ok_or_else(|| EventError::BadTime(n.to_string())),
+        Json::Number(n) => n
+            .as_i64()
+            .filter(|ms| crate::time::IN_RANGE.contains(ms))
+            .ok_or_else(|| EventError::BadTime(format!("{n} (times run from year 0000 to 9999)"))),
         other => Err(EventError::BadTime(describe(other))),
     }
 }

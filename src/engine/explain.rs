@@ -181,12 +181,9 @@ impl Engine {
                         .map(|(d, s)| d.stages[s].to_string()),
                     wanted: def
                         .zip(rule.stages.as_ref())
-                        .map(|(d, flags)| {
-                            flags
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, f)| **f)
-                                .map(|(s, _)| d.stages[s].to_string())
+                        .map(|(d, list)| {
+                            list.iter()
+                                .map(|&s| d.stages[s as usize].to_string())
                                 .collect()
                         })
                         .unwrap_or_default(),

@@ -300,6 +300,11 @@ impl Engine {
     }
 
     fn check_time(&self, time: i64) -> Result<(), EventError> {
+        if !crate::time::IN_RANGE.contains(&time) {
+            return Err(EventError::BadTime(format!(
+                "{time} (times run from year 0000 to 9999)"
+            )));
+        }
         match self.clock {
             Some(clock) if time < clock => Err(EventError::OutOfOrder {
                 time: crate::time::format_rfc3339(time),

@@ -379,6 +379,11 @@ impl Engine {
                 .copied()
                 .ok_or_else(|| StateError(format!("{at}: unknown rule `{name}`")))
         };
+        if let Some(clock) = state.clock.filter(|c| !crate::time::IN_RANGE.contains(c)) {
+            return Err(StateError(format!(
+                "clock: {clock} is outside the times jrule reads (years 0000 to 9999)"
+            )));
+        }
         engine.clock = state.clock;
         let mut seen = BTreeSet::new();
         for (ci, c) in state.customers.iter().enumerate() {
