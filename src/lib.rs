@@ -25,4 +25,5 @@ pub mod engine;
 
 pub use engine::{Decision, Engine, Event, EventBuilder, EventError, Metrics, State, StateError};
 pub use value::Value;
+pub mod reference;
 pub mod workload;

@@ -22,6 +22,18 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as type `ty` holds it: an int where a float is declared
+    /// becomes a float (so that `/` divides as floats do).
+    pub fn widened(self, ty: Ty) -> Value {
+        match self {
+            Value::Int(i) if ty.base == Base::Float && !ty.list => Value::Float(i as f64),
+            Value::List(items) if ty.list => {
+                Value::List(items.into_iter().map(|v| v.widened(ty.element())).collect())
+            }
+            other => other,
+        }
+    }
+
     /// True when the value has type `ty` (an int also fits a float).
     pub fn fits(&self, ty: Ty) -> bool {
         if ty.list {

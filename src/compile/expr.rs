@@ -185,10 +185,8 @@ impl CExpr {
             CExpr::CustomerField(i) => scope.profile.get(*i).map_or(Val::Absent, Val::of),
             CExpr::HasEvent(i) => Val::Bool(scope.data.get(*i).is_some_and(Option::is_some)),
             CExpr::HasCustomer(i) => Val::Bool(scope.profile.get(*i).is_some_and(Option::is_some)),
-            CExpr::Not(inner) => match inner.eval(scope)? {
-                Val::Bool(b) => Val::Bool(!b),
-                _ => Val::Absent,
-            },
+            // An absent bool counts as false, as under `and` and `or`.
+            CExpr::Not(inner) => Val::Bool(!matches!(inner.eval(scope)?, Val::Bool(true))),
             CExpr::Neg(inner) => match inner.eval(scope)? {
                 Val::Int(i) => Val::Int(i.checked_neg().ok_or(EvalError::Overflow)?),
                 Val::Float(f) => Val::Float(-f),

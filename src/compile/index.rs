@@ -248,8 +248,12 @@ impl Bucket {
         for stage in [Some(ANY), stage].into_iter().flatten() {
             for place in [Some(ANY), place].into_iter().flatten() {
                 for value in [Some(None), value.map(Some)].into_iter().flatten() {
+                    // Small values are in the direct table; the others
+                    // (large, negative) stayed in the lists.
                     let list = match value {
-                        Some(v) if stage == ANY && place == ANY && !self.direct.is_empty() => {
+                        Some(v)
+                            if stage == ANY && place == ANY && (v as usize) < self.direct.len() =>
+                        {
                             self.direct.get(v as usize)
                         }
                         _ => self.lists.get(&Key {

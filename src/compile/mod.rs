@@ -563,7 +563,8 @@ impl<'a> Compiler<'a> {
                             .eval(&scope)
                             .ok()
                             .and_then(|v| v.to_value(&scope).ok().flatten());
-                        def.default = value;
+                        // An int literal is a float where a float is declared.
+                        def.default = value.map(|v| v.widened(def.ty));
                     }
                 }
                 break;

@@ -159,10 +159,13 @@ fn parse_time(t: &Json) -> Result<i64, EventError> {
         Json::String(s) => {
             crate::time::parse_rfc3339(s).ok_or_else(|| EventError::BadTime(format!("`{s}`")))
         }
-        Json::Number(n) => n
-            .as_i64()
-            .filter(|ms| crate::time::IN_RANGE.contains(ms))
-            .ok_or_else(|| EventError::BadTime(format!("{n} (times run from year 0000 to 9999)"))),
+        Json::Number(n) => match n.as_i64() {
+            Some(ms) if crate::time::IN_RANGE.contains(&ms) => Ok(ms),
+            Some(ms) => Err(EventError::BadTime(format!(
+                "{ms} (times run from year 0000 to 9999)"
+            ))),
+            None => Err(EventError::BadTime(n.to_string())),
+        },
         other => Err(EventError::BadTime(describe(other))),
     }
 }
@@ -389,15 +392,8 @@ fn check_type(def: &FieldDef, value: Value, names: &Names) -> Result<Value, Even
             Value::List(items) => items.iter().all(valid),
             v => valid(v),
         };
-    let widen = |v: Value| match v {
-        Value::Int(i) if def.ty.base == Base::Float => Value::Float(i as f64),
-        other => other,
-    };
     if ok {
-        Ok(match value {
-            Value::List(items) => Value::List(items.into_iter().map(widen).collect()),
-            v => widen(v),
-        })
+        Ok(value.widened(def.ty))
     } else {
         Err(EventError::WrongType {
             field: def.name.to_string(),
