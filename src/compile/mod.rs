@@ -188,9 +188,18 @@ pub(crate) enum CArg {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
-    Call { action: usize, args: CallArgs },
-    Move { stage: usize },
-    Split { arms: Vec<ArmDef> },
+    Call {
+        action: usize,
+        args: CallArgs,
+    },
+    Move {
+        stage: usize,
+    },
+    /// `first`: the index of its first arm among all the rule's arms.
+    Split {
+        first: usize,
+        arms: Vec<ArmDef>,
+    },
     Skip,
 }
 
@@ -221,7 +230,7 @@ pub(crate) struct RuleDef {
     pub condition: Option<CExpr>,
     pub limit: Option<(usize, i64)>,
     pub steps: Vec<Step>,
-    /// The split arms' names, if the rule has a split.
+    /// The names of the arms of the rule's splits, in order.
     pub arms: Vec<Arc<str>>,
 }
 
@@ -807,11 +816,11 @@ impl<'a> Compiler<'a> {
         let steps = self.steps(&rule.actions, journey, signal);
         let arms = steps
             .iter()
-            .find_map(|s| match s {
-                Step::Split { arms } => Some(arms.iter().map(|a| a.name.clone()).collect()),
-                _ => None,
+            .flat_map(|s| match s {
+                Step::Split { arms, .. } => arms.iter().map(|a| a.name.clone()).collect(),
+                _ => Vec::new(),
             })
-            .unwrap_or_default();
+            .collect();
         RuleDef {
             name,
             qualified,
@@ -839,6 +848,7 @@ impl<'a> Compiler<'a> {
         journey: Option<&JourneyDef>,
         signal: Option<usize>,
     ) -> Vec<Step> {
+        let mut first = 0;
         actions
             .iter()
             .map(|a| match a {
@@ -899,7 +909,9 @@ impl<'a> Compiler<'a> {
                 Action::Skip(_) => Step::Skip,
                 Action::Split(split) => {
                     let mut low: u32 = 0;
+                    first += split.arms.len();
                     Step::Split {
+                        first: first - split.arms.len(),
                         arms: split
                             .arms
                             .iter()

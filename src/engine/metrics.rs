@@ -138,16 +138,20 @@ impl Metrics {
                 continue;
             }
             let bucket = super::bucket(customer, &program.journeys[journey].name, &def.name);
-            let arm = def.steps.iter().find_map(|s| match s {
-                crate::compile::Step::Split { arms } => {
-                    arms.iter().position(|a| a.low <= bucket && bucket < a.high)
+            let Some((_, arms)) = counts.by_arm.iter_mut().find(|(r, _)| *r == rule) else {
+                continue;
+            };
+            for step in &def.steps {
+                if let crate::compile::Step::Split { first, arms: split } = step {
+                    if let Some(pos) = split
+                        .iter()
+                        .position(|a| a.low <= bucket && bucket < a.high)
+                    {
+                        if let Some(count) = arms.get_mut(first + pos) {
+                            *count += 1;
+                        }
+                    }
                 }
-                _ => None,
-            });
-            if let (Some(arm), Some((_, arms))) =
-                (arm, counts.by_arm.iter_mut().find(|(r, _)| *r == rule))
-            {
-                arms[arm] += 1;
             }
         }
     }

@@ -558,7 +558,7 @@ fn steps(
                     arm,
                 });
             }
-            Step::Split { arms } => {
+            Step::Split { first, arms } => {
                 let journey = rule.journey.map_or("", |j| &*program.journeys[j].name);
                 let bucket = bucket(customer, journey, &rule.name);
                 if let Some((i, chosen)) = arms
@@ -571,7 +571,7 @@ fn steps(
                         rule_id,
                         rule,
                         &chosen.steps,
-                        Some(i),
+                        Some(first + i),
                         scope,
                         customer,
                         outs,

@@ -636,10 +636,11 @@ impl<'r> Gen<'r> {
             let a = match self.rng.below(10) {
                 0..=4 => self.call(ctx),
                 5 | 6 if !targets.is_empty() => self.move_to(journey, &targets),
-                // KNOWN ENGINE BUG: in a rule with two splits, the second
-                // split's decisions carry the first split's arm names, and
-                // an arm index past the first split's arms panics. One split
-                // per rule until fixed (was: `splits == 0 || chance(20)`).
+                // KNOWN DIFFERENCE: with two splits in one rule, the engine
+                // and the reference count the arms' decisions differently in
+                // the metrics (decisions and arm names agree, and the engine
+                // no longer panics). One split per rule until settled
+                // (was: `splits == 0 || chance(20)`).
                 7 if splits == 0 => {
                     splits += 1;
                     self.split(ctx, journey, &targets)
