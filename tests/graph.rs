@@ -96,7 +96,7 @@ fn a_program_that_does_not_check_draws_nothing() {
     )
     .expect("write");
     let output = jrule(&["graph", file.to_str().expect("path")]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("jrule::unknown_signal"), "{stderr}");

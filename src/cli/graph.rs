@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use clap::{Args, ValueEnum};
 
-use super::{read_sources, FAILED, OK, TROUBLE};
+use super::{read_sources, OK, TROUBLE};
 
 /// Arguments of `jrule graph`.
 #[derive(Args, Debug)]
@@ -47,7 +47,7 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let _ =
             err.write_all(super::check::render(&checked.diagnostics, &sources, false).as_bytes());
         let _ = writeln!(err, "error: the program does not check");
-        return FAILED;
+        return TROUBLE;
     }
     let graphs = crate::graph::journeys(&sources, &checked, args.journey.as_deref());
     if let (Some(name), true) = (&args.journey, graphs.is_empty()) {
