@@ -226,13 +226,7 @@ fn trigger(sources: &[Source], t: &Trigger) -> String {
             keyword, duration, ..
         } => ("", keyword.to(duration.span)),
     };
-    let text = sources
-        .get(span.file as usize)
-        .and_then(|s| s.text.get(span.range()))
-        .unwrap_or("");
-    let mut out = prefix.to_string();
-    out.push_str(&text.split_whitespace().collect::<Vec<_>>().join(" "));
-    out
+    format!("{prefix}{}", Source::snippet(sources, span))
 }
 
 /// Graphviz DOT: one `digraph` with a cluster per journey.

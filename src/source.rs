@@ -42,6 +42,18 @@ impl Source {
         }
     }
 
+    /// The text of `span` in `sources`, with runs of spaces and line
+    /// breaks made one space (for labels: a trigger, a `where`).
+    pub fn snippet(sources: &[Source], span: Span) -> String {
+        sources
+            .get(span.file as usize)
+            .and_then(|s| s.text.get(span.range()))
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// The 1-based line and character column of a byte offset. For many
     /// lookups in one file, build a [`LineIndex`] once.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {

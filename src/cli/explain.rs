@@ -80,8 +80,7 @@ fn explain(args: &ExplainArgs) -> Result<String, Trouble> {
     };
     let engine = match &args.state {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read state `{}`: {e}", path.display()))?;
+            let text = super::run::read_state(path)?;
             let state =
                 State::from_json(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?;
             Engine::restore(Arc::clone(&program), &state)
@@ -137,17 +136,12 @@ fn conditions(sources: &[Source], checked: &Checked) -> HashMap<String, Conditio
         };
         let name = rule.display_name(sources);
         let qualified = journey.map_or(name.clone(), |j| format!("{j}/{name}"));
-        let span = condition.span;
-        let text = sources
-            .get(span.file as usize)
-            .and_then(|s| s.text.get(span.range()))
-            .unwrap_or("");
         let mut reads = Vec::new();
         paths(condition, &mut reads);
         out.insert(
             qualified,
             Condition {
-                text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+                text: Source::snippet(sources, condition.span),
                 reads,
             },
         );

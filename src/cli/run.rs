@@ -236,7 +236,7 @@ fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>, max: usize) -> std::io
 }
 
 /// Reads a state file: a regular file of at most [`MAX_STATE_BYTES`].
-fn read_state(path: &Path) -> Result<String, String> {
+pub(super) fn read_state(path: &Path) -> Result<String, String> {
     let shown = path.display();
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot read state `{shown}`: {e}"))?;
