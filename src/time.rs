@@ -134,19 +134,31 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 /// A duration in milliseconds as the language writes it, in the largest
-/// unit that divides it (`90m`, `2h`, `3d`), or in `ms`.
+/// unit that divides it (`90m`, `2h`, `3d`); one that is not a whole number
+/// of seconds, which no literal says, in `ms`.
 pub fn format_duration(ms: i64) -> String {
-    for (size, unit) in [
-        (86_400_000, "d"),
-        (3_600_000, "h"),
-        (60_000, "m"),
-        (1_000, "s"),
-    ] {
-        if ms >= size && ms % size == 0 {
+    match u64::try_from(ms) {
+        Ok(whole) if whole > 0 && whole % 1_000 == 0 => duration_literal(whole),
+        _ => format!("{ms}ms"),
+    }
+}
+
+/// A duration literal for `ms`, in the largest unit that divides it (the
+/// formatter writes these).
+pub fn duration_literal(ms: u64) -> String {
+    const UNITS: [(u64, char); 4] = [
+        (86_400_000, 'd'),
+        (3_600_000, 'h'),
+        (60_000, 'm'),
+        (1_000, 's'),
+    ];
+    for (size, unit) in UNITS {
+        if ms % size == 0 && (ms > 0 || unit == 's') {
             return format!("{}{unit}", ms / size);
         }
     }
-    format!("{ms}ms")
+    // Not a whole number of seconds: no literal says it; the nearest does.
+    format!("{}s", ms / 1_000)
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ impl Exprs<'_> {
     pub fn duration(&self, ms: u64, span: Span) -> String {
         match self.written(span) {
             Some(s) if is_duration(s) && duration_ms(s) == Some(ms) => s.to_string(),
-            _ => canonical_duration(ms),
+            _ => crate::time::duration_literal(ms),
         }
     }
 
@@ -254,23 +254,6 @@ pub(super) fn canonical_text(v: &str) -> String {
     out
 }
 
-/// The largest unit that divides the duration exactly.
-pub(super) fn canonical_duration(ms: u64) -> String {
-    const UNITS: [(u64, char); 4] = [
-        (86_400_000, 'd'),
-        (3_600_000, 'h'),
-        (60_000, 'm'),
-        (1_000, 's'),
-    ];
-    for (size, unit) in UNITS {
-        if ms % size == 0 && (ms > 0 || unit == 's') {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    // Not a whole number of seconds: no literal says it; the nearest does.
-    format!("{}s", ms / 1_000)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,10 +265,10 @@ mod tests {
         assert_eq!(canonical_float(1e20), "1.0e20");
         assert_eq!(canonical_float(1.5e-7), "1.5e-7");
         assert_eq!(canonical_float(-0.0), "-0.0");
-        assert_eq!(canonical_duration(0), "0s");
-        assert_eq!(canonical_duration(90_000), "90s");
-        assert_eq!(canonical_duration(86_400_000), "1d");
-        assert_eq!(canonical_duration(7_200_000), "2h");
+        assert_eq!(crate::time::duration_literal(0), "0s");
+        assert_eq!(crate::time::duration_literal(90_000), "90s");
+        assert_eq!(crate::time::duration_literal(86_400_000), "1d");
+        assert_eq!(crate::time::duration_literal(7_200_000), "2h");
         assert_eq!(canonical_text("a\"b\\c\nd\te\r"), r#""a\"b\\c\nd\te\u{d}""#);
         assert!(is_float("1.5e+3") && is_float("-0.0") && !is_float("1e3") && !is_float("1."));
         assert!(is_duration("30m") && !is_duration("m") && !is_duration("3x"));
