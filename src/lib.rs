@@ -26,4 +26,6 @@ pub mod engine;
 pub use engine::{Decision, Engine, Event, EventBuilder, EventError, Metrics, State, StateError};
 pub use value::Value;
 pub mod reference;
+#[cfg(feature = "stream")]
+pub mod stream;
 pub mod workload;

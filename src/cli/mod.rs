@@ -8,6 +8,8 @@ pub mod fmt;
 pub mod graph;
 mod progress;
 pub mod run;
+#[cfg(feature = "stream")]
+pub mod stream;
 pub mod test;
 
 use std::io::IsTerminal;
@@ -48,6 +50,9 @@ enum Command {
     Test(test::TestArgs),
     /// Rewrite files in the canonical layout, keeping comments.
     Fmt(fmt::FmtArgs),
+    /// Run as a worker of a Kafka consumer group (events in, decisions out).
+    #[cfg(feature = "stream")]
+    Stream(stream::StreamArgs),
 }
 
 impl Cli {
@@ -99,6 +104,8 @@ pub fn run(cli: Cli, heap: Option<HeapStats>) -> u8 {
             &mut std::io::stderr(),
             colour(),
         ),
+        #[cfg(feature = "stream")]
+        Command::Stream(args) => stream::run(&args, &mut std::io::stderr()),
     }
 }
 

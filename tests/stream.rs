@@ -1,0 +1,573 @@
+//! `jrule stream` against a real Kafka-compatible broker: Tansu, started on
+//! loopback by each test (in memory, on a port of its own). The broker is
+//! installed by `bash .ci/tansu.sh` (or named by `JRULE_TANSU`); without it
+//! every test here says it is skipped and passes.
+//!
+//! The expected decisions are those of one uninterrupted engine per input
+//! partition, run here over the events as the broker stored them.
+#![cfg(all(unix, feature = "stream"))]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jrule::stream::{Message, Output, Partition, Slots};
+use jrule::{Engine, Program, Source};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Headers;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jrule");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const WAIT: Duration = Duration::from_secs(90);
+
+// ----- the broker
+
+struct Broker {
+    child: Child,
+    tansu: PathBuf,
+    addr: String,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tansu() -> Option<PathBuf> {
+    let path = std::env::var_os("JRULE_TANSU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(ROOT).join("target/tansu/tansu"));
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIPPED: no Tansu broker at {} (install it with `bash .ci/tansu.sh`, or set JRULE_TANSU)",
+            path.display()
+        );
+        None
+    }
+}
+
+fn broker() -> Option<Broker> {
+    let tansu = tansu()?;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(&tansu)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "memory://tansu/"])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tansu");
+    let addr = format!("127.0.0.1:{port}");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "tansu did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Broker { child, tansu, addr })
+}
+
+impl Broker {
+    fn create_topic(&self, name: &str, partitions: u32) {
+        let out = Command::new(&self.tansu)
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+            ])
+            .args(["--broker", &format!("tcp://{}", self.addr)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn produce(&self, topic: &str, messages: &[(Option<String>, String)]) {
+        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.addr)
+            .set("linger.ms", "5")
+            .create()
+            .unwrap();
+        for (key, value) in messages {
+            let mut record = BaseRecord::<str, str>::to(topic).payload(value);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, r)) => {
+                        record = r;
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            }
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    }
+
+    /// Every record of `topic` so far, read until `done` says enough or
+    /// the time runs out.
+    fn read(&self, topic: &str, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.addr)
+            .set("group.id", "test-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let meta = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        let n = meta.topics()[0].partitions().len() as i32;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..n {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&tpl).unwrap();
+        let mut records = Vec::new();
+        let start = Instant::now();
+        let mut quiet = Instant::now();
+        loop {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    let header = |name: &str| {
+                        m.headers().and_then(|h| {
+                            h.iter()
+                                .find(|x| x.key == name)
+                                .and_then(|x| x.value)
+                                .map(|v| String::from_utf8_lossy(v).to_string())
+                        })
+                    };
+                    records.push(Record {
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(|k| String::from_utf8_lossy(k).to_string()),
+                        value: m
+                            .payload()
+                            .map(|v| String::from_utf8_lossy(v).to_string())
+                            .unwrap_or_default(),
+                        worker: header("worker"),
+                    });
+                    quiet = Instant::now();
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) | None => {
+                    if done(&records) && quiet.elapsed() > Duration::from_millis(500) {
+                        break;
+                    }
+                    assert!(
+                        start.elapsed() < WAIT,
+                        "`{topic}`: gave up waiting after {} records",
+                        records.len()
+                    );
+                }
+                Some(Err(e)) => panic!("reading `{topic}`: {e}"),
+            }
+        }
+        records
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    partition: i32,
+    offset: i64,
+    key: Option<String>,
+    value: String,
+    worker: Option<String>,
+}
+
+// ----- workers
+
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "jrule-stream-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn worker(broker: &Broker, name: &str, program: &Path, extra: &[&str]) -> Worker {
+    let log = scratch(name).join("stderr");
+    let child = Command::new(BIN)
+        .arg("stream")
+        .arg(program)
+        .args(["--brokers", &broker.addr, "--input", "ev", "--group", "g"])
+        .args([
+            "--worker",
+            name,
+            "--checkpoint-events",
+            "40",
+            "--checkpoint-secs",
+            "1",
+        ])
+        .args(["--reload-secs", "0.2"])
+        .args([
+            "-X",
+            "session.timeout.ms=6000",
+            "-X",
+            "heartbeat.interval.ms=500",
+        ])
+        .args(["-X", "max.poll.interval.ms=10000"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Worker { child, log }
+}
+
+impl Worker {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log has a line containing `text` after `skip` bytes.
+    fn wait_for(&mut self, text: &str, skip: usize) -> usize {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            if let Some(at) = log.get(skip..).and_then(|l| l.find(text)) {
+                return skip + at + text.len();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the worker exited ({status}) before `{text}`:\n{log}");
+            }
+            assert!(start.elapsed() < WAIT, "no `{text}` in the log:\n{log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        let log = self.log();
+        assert!(status.success(), "the worker failed ({status}):\n{log}");
+        log
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ----- events and expectations
+
+fn hotel() -> PathBuf {
+    Path::new(ROOT).join("examples/hotel.jr")
+}
+
+/// The hotel example's events for `copies` copies of each customer,
+/// keyed by customer id, in time order.
+fn events(copies: usize) -> Vec<(Option<String>, String)> {
+    let text =
+        std::fs::read_to_string(Path::new(ROOT).join("examples/hotel.events.jsonl")).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        for k in 0..copies {
+            let mut e = event.clone();
+            let id = format!("{}-{k}", e["customer"].as_str().unwrap());
+            e["customer"] = id.clone().into();
+            out.push((Some(id), e.to_string()));
+        }
+    }
+    out
+}
+
+/// What one uninterrupted engine per partition decides over the input as
+/// stored: decisions by id, in order, and dead letters.
+fn expected(program: &Path, input: &[Record]) -> (Vec<(String, String)>, Vec<String>) {
+    let source = Source::new("p.jr", std::fs::read_to_string(program).unwrap());
+    let program = Arc::new(Program::compile(&[source]).unwrap());
+    let mut parts: HashMap<i32, Partition> = HashMap::new();
+    let mut input = input.to_vec();
+    input.sort_by_key(|r| (r.partition, r.offset));
+    let (mut decisions, mut dead) = (Vec::new(), Vec::new());
+    for r in &input {
+        let part = parts
+            .entry(r.partition)
+            .or_insert_with(|| Partition::new(Engine::new(program.clone()), 0, Slots::default()));
+        let mut out = Vec::new();
+        part.process(
+            &Message {
+                topic: "ev",
+                partition: r.partition,
+                offset: r.offset,
+                key: r.key.as_deref().map(str::as_bytes),
+                payload: Some(r.value.as_bytes()),
+            },
+            &mut out,
+        );
+        for o in out {
+            match o {
+                Output::Decision(_, v) => decisions.push((id(&v), v)),
+                Output::Dead(_, v) => dead.push(v),
+            }
+        }
+    }
+    (decisions, dead)
+}
+
+fn id(value: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(value).unwrap();
+    v["id"].as_str().unwrap().to_string()
+}
+
+fn customer(value: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(value).unwrap();
+    v["customer"].as_str().unwrap().to_string()
+}
+
+/// The decisions read, duplicates (same id) dropped, first kept.
+fn distinct(records: &[Record]) -> BTreeMap<String, String> {
+    let mut seen = BTreeMap::new();
+    for r in records {
+        let d = id(&r.value);
+        if let Some(old) = seen.insert(d.clone(), r.value.clone()) {
+            assert_eq!(old, r.value, "two decisions with id {d}");
+        }
+    }
+    seen
+}
+
+/// Each customer's decisions in the order the output holds them (the
+/// output is keyed by customer, so one partition holds them all).
+fn by_customer(ids: impl Iterator<Item = (String, String)>) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (id, value) in ids {
+        if seen.insert(id.clone()) {
+            map.entry(customer(&value)).or_default().push(id);
+        }
+    }
+    map
+}
+
+fn read_all(broker: &Broker, topic: &str, n: usize) -> Vec<Record> {
+    broker.read(topic, |r| r.len() >= n)
+}
+
+// ----- tests
+
+#[test]
+fn two_workers_split_the_partitions_and_each_customer_has_one() {
+    let Some(broker) = broker() else { return };
+    broker.create_topic("ev", 4);
+    let mut w1 = worker(&broker, "w1", &hotel(), &[]);
+    w1.wait_for("assigned partitions", 0);
+    let mut w2 = worker(&broker, "w2", &hotel(), &[]);
+    // Both hold partitions once the group has settled.
+    w2.wait_for("assigned partitions", 0);
+    let start = Instant::now();
+    loop {
+        let (a, b) = (w1.log(), w2.log());
+        let holds = |log: &str| {
+            log.lines()
+                .rfind(|l| l.contains("assigned partitions") || l.contains("revoked"))
+                .is_some_and(|l| l.contains("assigned partitions") && !l.contains(" none "))
+        };
+        if holds(&a) && holds(&b) {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the group did not settle:\n{a}\n{b}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let events = events(40);
+    broker.produce("ev", &events);
+    let input = read_all(&broker, "ev", events.len());
+    let (want, dead) = expected(&hotel(), &input);
+    assert!(dead.is_empty(), "{dead:?}");
+    let got = read_all(&broker, "ev.decisions", want.len());
+    assert_eq!(got.len(), want.len(), "no duplicates without a crash");
+    assert_eq!(distinct(&got), want.iter().cloned().collect());
+    assert_eq!(
+        by_customer(got.iter().map(|r| (id(&r.value), r.value.clone()))),
+        by_customer(want.into_iter())
+    );
+    let mut workers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in &got {
+        workers
+            .entry(customer(&r.value))
+            .or_default()
+            .insert(r.worker.clone().unwrap());
+    }
+    assert!(workers.values().all(|w| w.len() == 1), "{workers:?}");
+    let used: BTreeSet<_> = workers.values().flatten().collect();
+    assert_eq!(used.len(), 2, "both workers decided: {used:?}");
+    w1.stop();
+    w2.stop();
+}
+
+#[test]
+fn a_worker_killed_mid_stream_loses_nothing() {
+    let Some(broker) = broker() else { return };
+    broker.create_topic("ev", 4);
+    let events = events(60);
+    let (first, rest) = events.split_at(events.len() / 2);
+    let mut w1 = worker(&broker, "w1", &hotel(), &[]);
+    w1.wait_for("assigned partitions", 0);
+    broker.produce("ev", first);
+    // Mid-stream: some decisions out, some checkpoints written.
+    broker.read("ev.decisions", |r| r.len() >= 200);
+    w1.kill();
+    broker.produce("ev", rest);
+    let mut w2 = worker(&broker, "w2", &hotel(), &[]);
+    w2.wait_for("from snapshot", 0);
+    let input = read_all(&broker, "ev", events.len());
+    let (want, _) = expected(&hotel(), &input);
+    let got = broker.read("ev.decisions", |r| distinct(r).len() >= want.len());
+    assert_eq!(distinct(&got), want.iter().cloned().collect());
+    assert_eq!(
+        by_customer(got.iter().map(|r| (id(&r.value), r.value.clone()))),
+        by_customer(want.into_iter())
+    );
+    w2.stop();
+}
+
+#[test]
+fn poison_messages_go_to_the_dead_letter_topic() {
+    let Some(broker) = broker() else { return };
+    broker.create_topic("ev", 2);
+    let mut events = events(5);
+    let bad = [
+        (Some("ana-0"), "{\"customer\": \"ana-0\", oops"),
+        (
+            Some("ben-1"),
+            r#"{"customer":"ben-1","signal":"teleported","time":"2026-03-01T13:00:00Z"}"#,
+        ),
+        (
+            Some("zed"),
+            r#"{"customer":"ana-1","signal":"app_opened","time":"2026-03-01T12:00:00Z","data":{"screen":"x"}}"#,
+        ),
+        (
+            None,
+            r#"{"customer":"ana-2","signal":"checked_out","time":"2026-03-05T12:00:00Z"}"#,
+        ),
+    ];
+    for (i, (key, value)) in bad.iter().enumerate() {
+        events.insert(10 + 7 * i, (key.map(str::to_string), value.to_string()));
+    }
+    let mut w = worker(&broker, "w", &hotel(), &[]);
+    w.wait_for("assigned partitions", 0);
+    broker.produce("ev", &events);
+    let input = read_all(&broker, "ev", events.len());
+    let (want, want_dead) = expected(&hotel(), &input);
+    let dead = read_all(&broker, "ev.dead", bad.len());
+    let mut errors: Vec<String> = dead
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.value).unwrap();
+            v["error"].as_str().unwrap().to_string()
+        })
+        .collect();
+    errors.sort();
+    let mut dead_values: Vec<_> = dead.iter().map(|r| r.value.clone()).collect();
+    dead_values.sort();
+    let mut want_dead = want_dead;
+    want_dead.sort();
+    assert_eq!(dead_values, want_dead);
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(errors[0].starts_with("malformed JSON"), "{errors:?}");
+    assert_eq!(
+        errors[1],
+        "the key `zed` is not the event's customer `ana-1`"
+    );
+    assert_eq!(
+        errors[2],
+        "the message has no key (events are keyed by customer id)"
+    );
+    assert!(
+        errors[3].starts_with("unknown signal `teleported`"),
+        "{errors:?}"
+    );
+    // Every good event after them was decided.
+    let got = read_all(&broker, "ev.decisions", want.len());
+    assert_eq!(distinct(&got), want.iter().cloned().collect());
+    w.stop();
+}
+
+#[test]
+fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
+    let Some(broker) = broker() else { return };
+    broker.create_topic("ev", 2);
+    let dir = scratch("reload");
+    let program = dir.join("hotel.jr");
+    let old = std::fs::read_to_string(hotel()).unwrap();
+    std::fs::write(&program, &old).unwrap();
+    let mut w = worker(&broker, "w", &program, &[]);
+    w.wait_for("assigned partitions", 0);
+    let events = events(3);
+    let (first, rest) = events.split_at(events.len() / 2);
+    broker.produce("ev", first);
+    broker.read("ev.decisions", |r| !r.is_empty());
+    // A new rule, and the stage `in_room` renamed: customers in it leave.
+    let new = old.replace("in_room", "in_suite");
+    assert_ne!(new, old);
+    std::fs::write(&program, &new).unwrap();
+    let at = w.wait_for("replaces", 0);
+    w.wait_for("carried over", at);
+    let log = w.stop();
+    assert!(log.contains("program "), "{log}");
+    // A worker that starts with the new program restores the old snapshot.
+    let mut w2 = worker(&broker, "w2", &program, &[]);
+    w2.wait_for("assigned partitions", 0);
+    broker.produce("ev", rest);
+    let input = read_all(&broker, "ev", events.len());
+    let got = broker.read("ev.decisions", |r| r.len() > 1);
+    assert!(!got.is_empty());
+    let _ = input;
+    w2.stop();
+}
