@@ -145,10 +145,19 @@ impl Broker {
             .set("enable.auto.commit", "false")
             .create()
             .unwrap();
-        let meta = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .unwrap();
-        let n = meta.topics()[0].partitions().len() as i32;
+        // The worker creates its topics: wait for them.
+        let start = Instant::now();
+        let n = loop {
+            let meta = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .unwrap();
+            let n = meta.topics()[0].partitions().len() as i32;
+            if n > 0 {
+                break n;
+            }
+            assert!(start.elapsed() < WAIT, "no topic `{topic}`");
+            std::thread::sleep(Duration::from_millis(100));
+        };
         let mut tpl = TopicPartitionList::new();
         for p in 0..n {
             tpl.add_partition_offset(topic, p, Offset::Beginning)
@@ -227,19 +236,23 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn worker(broker: &Broker, name: &str, program: &Path, extra: &[&str]) -> Worker {
+    worker_on(broker, name, program, "ev", extra)
+}
+
+/// A worker of group `g-TOPIC` on `topic`.
+fn worker_on(broker: &Broker, name: &str, program: &Path, topic: &str, extra: &[&str]) -> Worker {
     let log = scratch(name).join("stderr");
     let child = Command::new(BIN)
         .arg("stream")
         .arg(program)
-        .args(["--brokers", &broker.addr, "--input", "ev", "--group", "g"])
-        .args([
-            "--worker",
-            name,
-            "--checkpoint-events",
-            "40",
-            "--checkpoint-secs",
-            "1",
-        ])
+        .args(["--brokers", &broker.addr, "--input", topic])
+        .args(["--group", &format!("g-{topic}")])
+        .args(["--worker", name])
+        .args(if extra.contains(&"--checkpoint-events") {
+            &[][..]
+        } else {
+            &["--checkpoint-events", "40", "--checkpoint-secs", "1"][..]
+        })
         .args(["--reload-secs", "0.2"])
         .args([
             "-X",
@@ -327,6 +340,14 @@ fn events(copies: usize) -> Vec<(Option<String>, String)> {
 /// What one uninterrupted engine per partition decides over the input as
 /// stored: decisions by id, in order, and dead letters.
 fn expected(program: &Path, input: &[Record]) -> (Vec<(String, String)>, Vec<String>) {
+    expected_on(program, input, "ev")
+}
+
+fn expected_on(
+    program: &Path,
+    input: &[Record],
+    topic: &str,
+) -> (Vec<(String, String)>, Vec<String>) {
     let source = Source::new("p.jr", std::fs::read_to_string(program).unwrap());
     let program = Arc::new(Program::compile(&[source]).unwrap());
     let mut parts: HashMap<i32, Partition> = HashMap::new();
@@ -340,7 +361,7 @@ fn expected(program: &Path, input: &[Record]) -> (Vec<(String, String)>, Vec<Str
         let mut out = Vec::new();
         part.process(
             &Message {
-                topic: "ev",
+                topic,
                 partition: r.partition,
                 offset: r.offset,
                 key: r.key.as_deref().map(str::as_bytes),
@@ -570,4 +591,70 @@ fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
     assert!(!got.is_empty());
     let _ = input;
     w2.stop();
+}
+
+/// Throughput end to end and the pause of a rebalance, for
+/// `docs/scaling.md`: `cargo test --release --all-features --test stream
+/// -- --ignored --nocapture measure`. Not timed in CI.
+#[test]
+#[ignore]
+fn measure() {
+    let Some(broker) = broker() else { return };
+    let copies: usize = std::env::var("JRULE_STREAM_COPIES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(4000);
+    let events = events(copies);
+    for workers in [1, 2] {
+        let broker = &broker;
+        let topic = format!("ev{workers}");
+        broker.create_topic(&topic, 4);
+        broker.produce(&topic, &events);
+        let input = read_all(broker, &topic, events.len());
+        let (want, _) = expected_on(&hotel(), &input, &topic);
+        let start = Instant::now();
+        let mut running: Vec<Worker> = (0..workers)
+            .map(|i| {
+                worker_on(
+                    broker,
+                    &format!("m{workers}-{i}"),
+                    &hotel(),
+                    &topic,
+                    &["--checkpoint-events", "10000", "--checkpoint-secs", "5"],
+                )
+            })
+            .collect();
+        let got = broker.read(&format!("{topic}.decisions"), |r| r.len() >= want.len());
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{workers} worker(s): {} events, {} decisions in {secs:.2} s: {:.0} events/s end to end",
+            events.len(),
+            got.len(),
+            events.len() as f64 / secs
+        );
+        if workers == 1 {
+            // A second worker joins: the pause until both hold partitions.
+            let joined = Instant::now();
+            let mut second = worker_on(broker, "m-join", &hotel(), &topic, &[]);
+            second.wait_for("assigned partitions", 0);
+            let mut at = 0;
+            loop {
+                let log = second.log();
+                if let Some(line) = log[at..]
+                    .lines()
+                    .find(|l| l.contains("assigned partitions") && !l.contains(" none "))
+                {
+                    println!("rebalance: {:.2} s from the second worker's start to its partitions ({line})", joined.elapsed().as_secs_f64());
+                    break;
+                }
+                at = at.min(log.len());
+                assert!(joined.elapsed() < WAIT, "{log}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            second.stop();
+        }
+        for w in running.drain(..) {
+            w.stop();
+        }
+    }
 }

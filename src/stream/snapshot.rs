@@ -130,14 +130,17 @@ pub struct Loaded {
     pub slots: Slots,
 }
 
-/// Reads one partition's records of the state topic in order and keeps what
-/// compaction would keep: the last value of each key.
+/// Reads one partition's records of the state topic and keeps, of each key,
+/// the value of the highest generation: what compaction keeps, also on a
+/// broker that overwrites a compacted key where it first stood (Tansu).
 #[derive(Debug)]
 pub struct Loader {
     topic: String,
     partition: i32,
-    head: Option<Vec<u8>>,
-    chunks: HashMap<(usize, u32), Vec<u8>>,
+    head: Option<Head>,
+    /// A head that did not parse, if no good one came after it.
+    malformed: Option<String>,
+    chunks: HashMap<(usize, u32), (u64, Vec<u8>)>,
 }
 
 impl Loader {
@@ -147,6 +150,7 @@ impl Loader {
             topic: topic.to_string(),
             partition,
             head: None,
+            malformed: None,
             chunks: HashMap::new(),
         }
     }
@@ -163,15 +167,34 @@ impl Loader {
             return;
         }
         match (parts.next(), parts.next(), parts.next()) {
-            (None, _, _) => self.head = value.map(<[u8]>::to_vec),
+            (None, _, _) => match value.map(serde_json::from_slice::<Head>) {
+                Some(Ok(head)) => {
+                    if self.head.as_ref().is_none_or(|h| h.generation <= head.generation) {
+                        self.head = Some(head);
+                        self.malformed = None;
+                    }
+                }
+                Some(Err(e)) => self.malformed = Some(e.to_string()),
+                None => {}
+            },
             (Some(slot), Some(i), None) => {
                 let (Ok(slot @ 0..=1), Ok(i)) = (slot.parse::<usize>(), i.parse::<u32>()) else {
                     return;
                 };
-                match value {
-                    Some(v) => self.chunks.insert((slot, i), v.to_vec()),
-                    None => self.chunks.remove(&(slot, i)),
+                let Some(value) = value else {
+                    self.chunks.remove(&(slot, i));
+                    return;
                 };
+                let Some((generation, bytes)) = split_chunk(value) else {
+                    return;
+                };
+                if self
+                    .chunks
+                    .get(&(slot, i))
+                    .is_none_or(|(g, _)| *g <= generation)
+                {
+                    self.chunks.insert((slot, i), (generation, bytes.to_vec()));
+                }
             }
             _ => {}
         }
@@ -180,11 +203,12 @@ impl Loader {
     /// The last complete snapshot, `None` when there is none; a head whose
     /// chunks are missing, altered or unreadable is an error naming it.
     pub fn finish(self) -> Result<Option<Loaded>, String> {
+        if let Some(e) = self.malformed {
+            return Err(format!("the snapshot head is malformed: {e}"));
+        }
         let Some(head) = self.head else {
             return Ok(None);
         };
-        let head: Head = serde_json::from_slice(&head)
-            .map_err(|e| format!("the snapshot head is malformed: {e}"))?;
         if head.format != FORMAT || head.version != VERSION {
             return Err(format!(
                 "the snapshot head has format `{}` version {} (this jrule reads `{FORMAT}` version {VERSION})",
@@ -194,14 +218,13 @@ impl Loader {
         let slot = (head.generation % 2) as usize;
         let mut state = Vec::with_capacity(head.bytes.min(1 << 30) as usize);
         for i in 0..head.chunks {
-            let chunk = self.chunks.get(&(slot, i)).ok_or_else(|| {
+            let (generation, bytes) = self.chunks.get(&(slot, i)).ok_or_else(|| {
                 format!(
                     "snapshot generation {} lacks chunk {i} of {}",
                     head.generation, head.chunks
                 )
             })?;
-            let (generation, bytes) = split_chunk(chunk);
-            if generation != Some(head.generation) {
+            if *generation != head.generation {
                 return Err(format!(
                     "snapshot generation {}: chunk {i} belongs to another generation",
                     head.generation
@@ -234,16 +257,11 @@ impl Loader {
     }
 }
 
-fn split_chunk(chunk: &[u8]) -> (Option<u64>, &[u8]) {
-    match chunk.iter().position(|&b| b == b'\n') {
-        Some(n) => (
-            std::str::from_utf8(&chunk[..n])
-                .ok()
-                .and_then(|g| g.parse().ok()),
-            &chunk[n + 1..],
-        ),
-        None => (None, chunk),
-    }
+/// A chunk's generation and bytes; `None` for a value that is no chunk.
+fn split_chunk(chunk: &[u8]) -> Option<(u64, &[u8])> {
+    let n = chunk.iter().position(|&b| b == b'\n')?;
+    let generation = std::str::from_utf8(&chunk[..n]).ok()?.parse().ok()?;
+    Some((generation, &chunk[n + 1..]))
 }
 
 #[cfg(test)]
@@ -309,6 +327,22 @@ mod tests {
         let loaded = load(&records).unwrap().unwrap();
         assert_eq!(loaded.head.offset, 41);
         assert_eq!(loaded.head.generation, 0);
+    }
+
+    #[test]
+    fn the_highest_generation_wins_whatever_the_order() {
+        let state = state_json();
+        let mut slots = Slots::default();
+        let first = encode(("ev", 3, 10, "p"), &state, 100, &mut slots);
+        let second = encode(("ev", 3, 20, "p"), &state, 100, &mut slots);
+        let third = encode(("ev", 3, 30, "p"), &state, 100, &mut slots);
+        // As Tansu stores a compacted topic: the third overwrote the first
+        // where it stood, before the second.
+        let records: Vec<Record> = third.iter().chain(&second).cloned().collect();
+        let loaded = load(&records).unwrap().unwrap();
+        assert_eq!((loaded.head.offset, loaded.head.generation), (30, 2));
+        let records: Vec<Record> = first.iter().chain(&second).chain(&third).cloned().collect();
+        assert_eq!(load(&records).unwrap().unwrap().head.offset, 30);
     }
 
     #[test]
