@@ -43,7 +43,7 @@ enum Unit {
     Conversions,
     Exposures,
     /// Customers whose profile lost a value.
-    Customers,
+    Profiles,
     Memories,
     CapWindows,
     Timers,
@@ -89,7 +89,7 @@ impl Unit {
             Unit::Left(Some(journey)) => format!("{} left journey `{journey}`", customers()),
             Unit::Conversions => format!("{} dropped", count("conversion", "conversions")),
             Unit::Exposures => format!("exposures of {} dropped", customers()),
-            Unit::Customers => format!("dropped for {}", customers()),
+            Unit::Profiles => format!("dropped for {}", customers()),
             Unit::Memories => format!(
                 "{} dropped",
                 count("`within … after` memory", "`within … after` memories")
@@ -721,8 +721,7 @@ fn profile_value(
 ) -> Result<(usize, Option<Value>), Gone> {
     let field_gone = |what: &str, error: String| Gone {
         // An absent value loses nothing: not reported.
-        lost: (!json.is_null())
-            .then(|| (format!("profile field `{name}` {what}"), Unit::Customers)),
+        lost: (!json.is_null()).then(|| (format!("profile field `{name}` {what}"), Unit::Profiles)),
         error,
     };
     let i = p
