@@ -23,7 +23,9 @@ pub mod value;
 pub use compile::{CompileError, Program};
 pub mod engine;
 
-pub use engine::{Decision, Engine, Event, EventBuilder, EventError, Metrics, State, StateError};
+pub use engine::{
+    Carry, Decision, Engine, Event, EventBuilder, EventError, Metrics, State, StateError,
+};
 pub use value::Value;
 pub mod reference;
 #[cfg(feature = "stream")]

@@ -22,7 +22,7 @@ pub use decision::{Arg, Decision};
 pub use event::{Event, EventBuilder, EventError};
 pub use explain::{Considered, Explanation, Verdict};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
-pub use state::{shard_of, State, StateError};
+pub use state::{shard_of, Carry, State, StateError};
 
 /// Runs a compiled program over a stream of events, keeping every
 /// customer's state. One engine serves one shard of customers; it is
@@ -125,6 +125,17 @@ impl Engine {
         let state = self.save();
         *self = Engine::restore(program, &state)?;
         Ok(())
+    }
+
+    /// Swaps in another program like [`reload`](Engine::reload), but drops
+    /// what the new program lacks or changed instead of failing, and
+    /// reports it (see [`Engine::restore_carrying`]). Fails, changing
+    /// nothing, only if the state is corrupt.
+    pub fn reload_carrying(&mut self, program: Arc<Program>) -> Result<Carry, StateError> {
+        let state = self.save();
+        let (engine, carry) = Engine::restore_carrying(program, &state)?;
+        *self = engine;
+        Ok(carry)
     }
 
     /// The program this engine runs.

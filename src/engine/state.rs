@@ -6,15 +6,17 @@
 //! program on restore. Times are milliseconds since the epoch. See
 //! `docs/engine.md`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use foldhash::fast::FixedState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::event::{value_from_json, value_to_json};
 use super::{Engine, JourneyState, Metrics, TimerEvent};
 use crate::compile::{Program, TriggerDef};
+use crate::value::Value;
 
 const FORMAT: &str = "jrule-state";
 const VERSION: u32 = 1;
@@ -23,6 +25,82 @@ const VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct StateError(String);
+
+/// What a lenient restore ([`Engine::restore_carrying`]) could not carry
+/// over to a new program, grouped by what was dropped: a journey, stage,
+/// goal, split, profile field or rule the program lacks or changed, with
+/// how many customers or items each cost. Empty when everything carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carry {
+    dropped: BTreeMap<(String, Unit), u64>,
+}
+
+/// What one line of a [`Carry`] counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Unit {
+    /// Customers who left the line's journey (`None`) or the one named.
+    Left(Option<Arc<str>>),
+    Conversions,
+    Exposures,
+    /// Customers whose profile lost a value.
+    Profiles,
+    Memories,
+    CapWindows,
+    Timers,
+    Metrics,
+    ArmCounts,
+}
+
+impl Carry {
+    /// Whether everything carried over.
+    pub fn is_empty(&self) -> bool {
+        self.dropped.is_empty()
+    }
+
+    /// One line per thing dropped and kind of state, sorted: what is gone
+    /// or changed, then what that cost, as in ``journey `onboarding` is
+    /// gone: 12 customers left it``.
+    pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.dropped
+            .iter()
+            .map(|((what, unit), &n)| format!("{what}: {}", unit.cost(n)))
+    }
+}
+
+/// The [`lines`](Carry::lines), one per line.
+impl std::fmt::Display for Carry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, line) in self.lines().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            f.write_str(&line)?;
+        }
+        Ok(())
+    }
+}
+
+impl Unit {
+    fn cost(&self, n: u64) -> String {
+        let count = |one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let customers = || count("customer", "customers");
+        match self {
+            Unit::Left(None) => format!("{} left it", customers()),
+            Unit::Left(Some(journey)) => format!("{} left journey `{journey}`", customers()),
+            Unit::Conversions => format!("{} dropped", count("conversion", "conversions")),
+            Unit::Exposures => format!("exposures of {} dropped", customers()),
+            Unit::Profiles => format!("dropped for {}", customers()),
+            Unit::Memories => format!(
+                "{} dropped",
+                count("`within … after` memory", "`within … after` memories")
+            ),
+            Unit::CapWindows => format!("cap windows of {} dropped", customers()),
+            Unit::Timers => format!("{} dropped", count("pending timer", "pending timers")),
+            Unit::Metrics => "its metrics dropped".to_string(),
+            Unit::ArmCounts => "its counts by arm dropped".to_string(),
+        }
+    }
+}
 
 /// A saved engine state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -368,17 +446,33 @@ impl Engine {
         }
     }
 
-    /// An engine with a saved state, checked against the program.
+    /// An engine with a saved state, checked against the program: anything
+    /// the state names that the program lacks or changed is an error.
     pub fn restore(program: Arc<Program>, state: &State) -> Result<Engine, StateError> {
+        Engine::restore_into(program, state, &mut None)
+    }
+
+    /// Like [`restore`](Engine::restore), but carries what it can: state
+    /// the program lacks or changed (a journey, stage, goal, split, profile
+    /// field or rule) is dropped and reported in the [`Carry`]. A corrupt
+    /// state is still an error.
+    pub fn restore_carrying(
+        program: Arc<Program>,
+        state: &State,
+    ) -> Result<(Engine, Carry), StateError> {
+        let mut carry = Some(Carry::default());
+        let engine = Engine::restore_into(program, state, &mut carry)?;
+        Ok((engine, carry.unwrap_or_default()))
+    }
+
+    /// Both restores: strict when `carry` is `None`.
+    fn restore_into(
+        program: Arc<Program>,
+        state: &State,
+        carry: &mut Option<Carry>,
+    ) -> Result<Engine, StateError> {
         let mut engine = Engine::new(Arc::clone(&program));
         let p = &*program;
-        let rules = &p.rule_ids;
-        let find_rule = |name: &str, at: &str| {
-            rules
-                .get(name)
-                .copied()
-                .ok_or_else(|| StateError(format!("{at}: unknown rule `{name}`")))
-        };
         if let Some(clock) = state.clock.filter(|c| !crate::time::IN_RANGE.contains(c)) {
             return Err(StateError(format!(
                 "clock: {clock} is outside the times jrule reads (years 0000 to 9999)"
@@ -386,6 +480,9 @@ impl Engine {
         }
         engine.clock = state.clock;
         let mut seen = BTreeSet::new();
+        // The names in one of a customer's lists, to find one listed twice
+        // (whether or not the program still has it).
+        let mut listed = HashSet::with_hasher(FixedState::default());
         for (ci, c) in state.customers.iter().enumerate() {
             let at = format!("customers[{ci}]");
             if c.id.is_empty() || !seen.insert(c.id.as_str()) {
@@ -400,67 +497,37 @@ impl Engine {
             if let Some(profile) = &c.profile {
                 let mut values = p.default_profile.clone();
                 for (name, json) in profile {
-                    let i = p
-                        .names
-                        .customer
-                        .iter()
-                        .position(|f| &*f.name == name)
-                        .ok_or_else(|| {
-                            StateError(format!("{at}.profile: unknown field `{name}`"))
-                        })?;
-                    let f = &p.names.customer[i];
-                    values[i] = if json.is_null() {
-                        // Absent: optional, or required with no default and never set.
-                        if !f.optional && p.default_profile[i].is_some() {
-                            return Err(StateError(format!(
-                                "{at}.profile.{name}: a required field with a default cannot be null"
-                            )));
-                        }
-                        None
-                    } else {
-                        Some(value_from_json(f.ty, json, &p.names).ok_or_else(|| {
-                            StateError(format!("{at}.profile.{name}: wrong type"))
-                        })?)
-                    };
+                    if let Some((i, value)) = keep(carry, profile_value(p, &at, name, json))? {
+                        values[i] = value;
+                    }
                 }
                 cust.set_profile(values.into_boxed_slice());
             }
+            listed.clear();
             for (ji, j) in c.journeys.iter().enumerate() {
                 let at = format!("{at}.journeys[{ji}]");
-                let journey = p
-                    .journeys
-                    .iter()
-                    .position(|d| *d.name == j.journey)
-                    .ok_or_else(|| StateError(format!("{at}: unknown journey `{}`", j.journey)))?;
-                let def = &p.journeys[journey];
-                let stage = def
-                    .stages
-                    .iter()
-                    .position(|s| **s == j.stage)
-                    .ok_or_else(|| {
-                        StateError(format!(
-                            "{at}: journey `{}` has no stage `{}`",
-                            j.journey, j.stage
-                        ))
-                    })?;
-                if cust.view().stage(journey).is_some() {
+                let placed = keep(carry, journey_stage(p, &at, j))?;
+                if !listed.insert(j.journey.as_str()) {
                     return Err(StateError(format!(
                         "{at}: journey `{}` appears twice",
                         j.journey
                     )));
                 }
+                let Some((journey, stage)) = placed else {
+                    continue;
+                };
                 let mut converted = 0u64;
                 for &g in &j.converted {
-                    if g >= def.goals.len() {
-                        return Err(StateError(format!(
-                            "{at}: journey `{}` has no goal {g}",
-                            j.journey
-                        )));
+                    if let Some(g) =
+                        keep(carry, goal_numbered(p, &at, journey, g, Unit::Conversions))?
+                    {
+                        converted |= 1 << g;
                     }
-                    converted |= 1 << g;
                 }
                 for r in &j.exposures {
-                    let rule = find_rule(r, &at)?;
+                    let Some(rule) = keep(carry, split_named(p, &at, r))? else {
+                        continue;
+                    };
                     if p.rules[rule].journey != Some(journey) {
                         return Err(StateError(format!(
                             "{at}: rule `{r}` is not a split of journey `{}`",
@@ -477,119 +544,53 @@ impl Engine {
                     converted,
                 });
             }
+            listed.clear();
             for m in &c.memory {
-                let rule = find_rule(&m.rule, &at)?;
-                if !matches!(
-                    p.rules[rule].trigger,
-                    TriggerDef::Signal { after: Some(_), .. }
-                ) {
-                    return Err(StateError(format!(
-                        "{at}.memory: rule `{}` has no `within … after`",
-                        m.rule
-                    )));
-                }
-                if cust.view().remembered(rule).is_some() {
+                let rule = keep(carry, remembering_rule(p, &at, &m.rule))?;
+                if !listed.insert(m.rule.as_str()) {
                     return Err(StateError(format!(
                         "{at}.memory: rule `{}` appears twice",
                         m.rule
                     )));
                 }
-                cust.remember(rule, m.time);
-            }
-            for cap in &c.caps {
-                let rule = find_rule(&cap.rule, &at)?;
-                if p.rules[rule].limit.is_none() {
-                    return Err(StateError(format!(
-                        "{at}.caps: rule `{}` has no `limit`",
-                        cap.rule
-                    )));
+                if let Some(rule) = rule {
+                    cust.remember(rule, m.time);
                 }
-                if cust.view().caps().any(|(r, _)| r as usize == rule) {
+            }
+            listed.clear();
+            for cap in &c.caps {
+                let rule = keep(carry, limited_rule(p, &at, &cap.rule))?;
+                if !listed.insert(cap.rule.as_str()) {
                     return Err(StateError(format!(
                         "{at}.caps: rule `{}` appears twice",
                         cap.rule
                     )));
                 }
-                for &time in &cap.times {
-                    cust.add_firing(rule, time);
+                if let Some(rule) = rule {
+                    for &time in &cap.times {
+                        cust.add_firing(rule, time);
+                    }
                 }
             }
+            listed.clear();
             for t in &c.timers {
-                let rule = find_rule(&t.rule, &at)?;
-                let event =
-                    match (&p.rules[rule].trigger, &t.event) {
-                        (TriggerDef::Absence { after, .. }, Some(e)) => {
-                            let fields = &p.names.signals[after.signal].fields;
-                            let mut data = vec![None; fields.len()];
-                            for (name, json) in &e.data {
-                                let i = fields.iter().position(|f| &*f.name == name).ok_or_else(
-                                    || StateError(format!("{at}.timers: unknown field `{name}`")),
-                                )?;
-                                data[i] = Some(
-                                    value_from_json(fields[i].ty, json, &p.names).ok_or_else(
-                                        || {
-                                            StateError(format!(
-                                                "{at}.timers: field `{name}` has the wrong type"
-                                            ))
-                                        },
-                                    )?,
-                                );
-                            }
-                            if let Some(missing) = fields
-                                .iter()
-                                .zip(&data)
-                                .find(|(f, v)| v.is_none() && !f.optional)
-                            {
-                                return Err(StateError(format!(
-                                    "{at}.timers: the kept event lacks required field `{}`",
-                                    missing.0.name
-                                )));
-                            }
-                            let place = |n: &Option<String>,
-                                     list: &[Arc<str>]|
-                         -> Result<Option<u32>, StateError> {
-                            n.as_ref()
-                                .map(|n| {
-                                    list.iter()
-                                        .position(|x| **x == **n)
-                                        .map(|i| i as u32)
-                                        .ok_or_else(|| {
-                                            StateError(format!(
-                                                "{at}.timers: unknown place or channel `{n}`"
-                                            ))
-                                        })
-                                })
-                                .transpose()
-                        };
-                            Some(TimerEvent {
-                                time: e.time,
-                                at: place(&e.at, &p.names.places)?,
-                                via: place(&e.via, &p.names.channels)?,
-                                data: data.into_boxed_slice(),
-                            })
-                        }
-                        (TriggerDef::Stay { .. }, None) => None,
-                        _ => {
-                            return Err(StateError(format!(
-                                "{at}.timers: timer of rule `{}` does not match its trigger",
-                                t.rule
-                            )))
-                        }
-                    };
-                if cust.view().timers().any(|x| x.rule as usize == rule) {
+                let timer = keep(carry, timer(p, &at, t))?;
+                if !listed.insert(t.rule.as_str()) {
                     return Err(StateError(format!(
                         "{at}.timers: two timers of rule `{}`",
                         t.rule
                     )));
                 }
-                engine
-                    .timers
-                    .insert((t.deadline, slot, p.rules[rule].declared as u32));
-                cust.add_timer(rule, t.deadline, event);
+                if let Some((rule, event)) = timer {
+                    engine
+                        .timers
+                        .insert((t.deadline, slot, p.rules[rule].declared as u32));
+                    cust.add_timer(rule, t.deadline, event);
+                }
             }
             engine.customers.settle(slot, true);
         }
-        let mut metrics = restore_metrics(p, &state.metrics)?;
+        let mut metrics = restore_metrics(p, &state.metrics, carry)?;
         for (counts, hot) in metrics.rules.iter_mut().zip(engine.hot.iter_mut()) {
             *hot = [counts.fired, counts.decisions];
             counts.fired = 0;
@@ -598,6 +599,252 @@ impl Engine {
         engine.metrics = metrics;
         Ok(engine)
     }
+}
+
+/// An item of a state that names what the program lacks or changed: an
+/// error when restoring strictly, dropped and counted when carrying.
+struct Gone {
+    /// What is gone or changed, and what the report counts; `None` when
+    /// nothing is lost (an absent profile value).
+    lost: Option<(String, Unit)>,
+    /// The error of a strict restore.
+    error: String,
+}
+
+fn gone(what: String, unit: Unit, error: String) -> Gone {
+    Gone {
+        lost: Some((what, unit)),
+        error,
+    }
+}
+
+/// The item if it fits; if not, `None` when carrying (counting it in
+/// `carry`), else the strict error.
+fn keep<T>(carry: &mut Option<Carry>, item: Result<T, Gone>) -> Result<Option<T>, StateError> {
+    match (item, carry) {
+        (Ok(item), _) => Ok(Some(item)),
+        (Err(gone), Some(carry)) => {
+            if let Some(lost) = gone.lost {
+                *carry.dropped.entry(lost).or_default() += 1;
+            }
+            Ok(None)
+        }
+        (Err(gone), None) => Err(StateError(gone.error)),
+    }
+}
+
+// The state names what it holds; these find it in the program, or say what
+// is gone.
+
+fn journey_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<usize, Gone> {
+    p.journeys
+        .iter()
+        .position(|d| *d.name == *name)
+        .ok_or_else(|| {
+            gone(
+                format!("journey `{name}` is gone"),
+                unit,
+                format!("{at}: unknown journey `{name}`"),
+            )
+        })
+}
+
+fn stage_named(
+    p: &Program,
+    at: &str,
+    journey: usize,
+    name: &str,
+    unit: Unit,
+) -> Result<usize, Gone> {
+    let def = &p.journeys[journey];
+    def.stages.iter().position(|s| **s == *name).ok_or_else(|| {
+        gone(
+            format!("stage `{}.{name}` is gone", def.name),
+            unit,
+            format!("{at}: journey `{}` has no stage `{name}`", def.name),
+        )
+    })
+}
+
+fn goal_numbered(
+    p: &Program,
+    at: &str,
+    journey: usize,
+    goal: usize,
+    unit: Unit,
+) -> Result<usize, Gone> {
+    let def = &p.journeys[journey];
+    if goal < def.goals.len() {
+        return Ok(goal);
+    }
+    Err(gone(
+        format!("goal {goal} of journey `{}` is gone", def.name),
+        unit,
+        format!("{at}: journey `{}` has no goal {goal}", def.name),
+    ))
+}
+
+fn rule_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<usize, Gone> {
+    p.rule_ids.get(name).copied().ok_or_else(|| {
+        gone(
+            format!("rule `{name}` is gone"),
+            unit,
+            format!("{at}: unknown rule `{name}`"),
+        )
+    })
+}
+
+/// A journey entry's journey and stage.
+fn journey_stage(p: &Program, at: &str, j: &JourneyEntry) -> Result<(usize, usize), Gone> {
+    let journey = journey_named(p, at, &j.journey, Unit::Left(None))?;
+    let left = Unit::Left(Some(Arc::clone(&p.journeys[journey].name)));
+    Ok((journey, stage_named(p, at, journey, &j.stage, left)?))
+}
+
+/// A split rule that assigned the customer an arm.
+fn split_named(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
+    p.rule_ids.get(name).copied().ok_or_else(|| {
+        gone(
+            format!("split `{name}` is gone"),
+            Unit::Exposures,
+            format!("{at}: unknown rule `{name}`"),
+        )
+    })
+}
+
+/// A profile field's slot and value.
+fn profile_value(
+    p: &Program,
+    at: &str,
+    name: &str,
+    json: &Json,
+) -> Result<(usize, Option<Value>), Gone> {
+    let field_gone = |what: &str, error: String| Gone {
+        // An absent value loses nothing: not reported.
+        lost: (!json.is_null()).then(|| (format!("profile field `{name}` {what}"), Unit::Profiles)),
+        error,
+    };
+    let i = p
+        .names
+        .customer
+        .iter()
+        .position(|f| &*f.name == name)
+        .ok_or_else(|| field_gone("is gone", format!("{at}.profile: unknown field `{name}`")))?;
+    let f = &p.names.customer[i];
+    if json.is_null() {
+        // Absent: optional, or required with no default and never set.
+        if !f.optional && p.default_profile[i].is_some() {
+            return Err(field_gone(
+                "changed type",
+                format!("{at}.profile.{name}: a required field with a default cannot be null"),
+            ));
+        }
+        return Ok((i, None));
+    }
+    let value = value_from_json(f.ty, json, &p.names)
+        .ok_or_else(|| field_gone("changed type", format!("{at}.profile.{name}: wrong type")))?;
+    Ok((i, Some(value)))
+}
+
+/// The rule of a sequence memory: one with `within … after`.
+fn remembering_rule(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
+    let rule = rule_named(p, at, name, Unit::Memories)?;
+    match p.rules[rule].trigger {
+        TriggerDef::Signal { after: Some(_), .. } => Ok(rule),
+        _ => Err(gone(
+            format!("rule `{name}` no longer has `within … after`"),
+            Unit::Memories,
+            format!("{at}.memory: rule `{name}` has no `within … after`"),
+        )),
+    }
+}
+
+/// The rule of a cap window: one with a `limit`.
+fn limited_rule(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
+    let rule = rule_named(p, at, name, Unit::CapWindows)?;
+    if p.rules[rule].limit.is_some() {
+        return Ok(rule);
+    }
+    Err(gone(
+        format!("rule `{name}` no longer has a limit"),
+        Unit::CapWindows,
+        format!("{at}.caps: rule `{name}` has no `limit`"),
+    ))
+}
+
+/// A pending timer's rule, and the event an absence wait keeps.
+fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(usize, Option<TimerEvent>), Gone> {
+    let rule = rule_named(p, at, &t.rule, Unit::Timers)?;
+    let timer_gone =
+        |what: String, error: String| gone(what, Unit::Timers, format!("{at}.timers: {error}"));
+    let (signal, e) = match (&p.rules[rule].trigger, &t.event) {
+        (TriggerDef::Absence { after, .. }, Some(e)) => (after.signal, e),
+        (TriggerDef::Stay { .. }, None) => return Ok((rule, None)),
+        _ => {
+            return Err(timer_gone(
+                format!("rule `{}` changed its trigger", t.rule),
+                format!("timer of rule `{}` does not match its trigger", t.rule),
+            ))
+        }
+    };
+    // A part of the kept event that the rule's signal no longer fits.
+    let misfit = |part: String, change: &str, error: String| {
+        timer_gone(
+            format!("{part} of the event kept by rule `{}` {change}", t.rule),
+            error,
+        )
+    };
+    let fields = &p.names.signals[signal].fields;
+    let mut data = vec![None; fields.len()];
+    for (name, json) in &e.data {
+        let field = || format!("field `{name}`");
+        let i = fields
+            .iter()
+            .position(|f| &*f.name == name)
+            .ok_or_else(|| misfit(field(), "is gone", format!("unknown field `{name}`")))?;
+        let value = value_from_json(fields[i].ty, json, &p.names).ok_or_else(|| {
+            misfit(
+                field(),
+                "changed type",
+                format!("field `{name}` has the wrong type"),
+            )
+        })?;
+        data[i] = Some(value);
+    }
+    if let Some((f, _)) = fields
+        .iter()
+        .zip(&data)
+        .find(|(f, v)| v.is_none() && !f.optional)
+    {
+        return Err(misfit(
+            format!("required field `{}`", f.name),
+            "is new",
+            format!("the kept event lacks required field `{}`", f.name),
+        ));
+    }
+    let find = |kind: &str, name: &Option<String>, list: &[Arc<str>]| {
+        name.as_ref()
+            .map(|n| {
+                list.iter()
+                    .position(|x| **x == **n)
+                    .map(|i| i as u32)
+                    .ok_or_else(|| {
+                        misfit(
+                            format!("{kind} `{n}`"),
+                            "is gone",
+                            format!("unknown place or channel `{n}`"),
+                        )
+                    })
+            })
+            .transpose()
+    };
+    let event = TimerEvent {
+        time: e.time,
+        at: find("place", &e.at, &p.names.places)?,
+        via: find("channel", &e.via, &p.names.channels)?,
+        data: data.into_boxed_slice(),
+    };
+    Ok((rule, Some(event)))
 }
 
 fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
@@ -658,7 +905,11 @@ fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
 /// from one could overflow.
 const MAX_COUNT: u64 = 1 << 62;
 
-fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError> {
+fn restore_metrics(
+    p: &Program,
+    s: &MetricsState,
+    carry: &mut Option<Carry>,
+) -> Result<Metrics, StateError> {
     let counts = s
         .rules
         .iter()
@@ -675,11 +926,10 @@ fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError>
         )));
     }
     let mut m = Metrics::new(p);
-    let rules = &p.rule_ids;
     for r in &s.rules {
-        let i = *rules
-            .get(r.rule.as_str())
-            .ok_or_else(|| StateError(format!("metrics: unknown rule `{}`", r.rule)))?;
+        let Some(i) = keep(carry, rule_named(p, "metrics", &r.rule, Unit::Metrics))? else {
+            continue;
+        };
         let c = &mut m.rules[i];
         [
             c.fired,
@@ -689,64 +939,74 @@ fn restore_metrics(p: &Program, s: &MetricsState) -> Result<Metrics, StateError>
             c.errors,
             c.decisions,
         ] = r.counts;
-        if r.arms.len() != c.arms.len() {
-            return Err(StateError(format!(
-                "metrics: rule `{}` has {} arms, not {}",
-                r.rule,
-                c.arms.len(),
-                r.arms.len()
-            )));
+        let arms = if r.arms.len() == c.arms.len() {
+            Ok(&r.arms)
+        } else {
+            Err(gone(
+                format!("rule `{}` changed its split arms", r.rule),
+                Unit::ArmCounts,
+                format!(
+                    "metrics: rule `{}` has {} arms, not {}",
+                    r.rule,
+                    c.arms.len(),
+                    r.arms.len()
+                ),
+            ))
+        };
+        if let Some(arms) = keep(carry, arms)? {
+            c.arms.clone_from(arms);
         }
-        c.arms.clone_from(&r.arms);
     }
     for st in &s.stages {
-        let j = p
-            .journeys
-            .iter()
-            .position(|d| *d.name == st.journey)
-            .ok_or_else(|| StateError(format!("metrics: unknown journey `{}`", st.journey)))?;
+        let Some(j) = keep(
+            carry,
+            journey_named(p, "metrics", &st.journey, Unit::Metrics),
+        )?
+        else {
+            continue;
+        };
         for (stage, n) in &st.entered {
-            let i = p.journeys[j]
-                .stages
-                .iter()
-                .position(|x| **x == *stage)
-                .ok_or_else(|| {
-                    StateError(format!(
-                        "metrics: journey `{}` has no stage `{stage}`",
-                        st.journey
-                    ))
-                })?;
-            m.stages[j][i] = *n;
+            if let Some(i) = keep(carry, stage_named(p, "metrics", j, stage, Unit::Metrics))? {
+                m.stages[j][i] = *n;
+            }
         }
     }
     for g in &s.goals {
-        let j = p
-            .journeys
-            .iter()
-            .position(|d| *d.name == g.journey)
-            .ok_or_else(|| StateError(format!("metrics: unknown journey `{}`", g.journey)))?;
-        let counts = m.goals[j].get_mut(g.goal).ok_or_else(|| {
-            StateError(format!(
-                "metrics: journey `{}` has no goal {}",
-                g.journey, g.goal
-            ))
-        })?;
-        if g.by_stage.len() != counts.by_stage.len() || g.by_arm.len() != counts.by_arm.len() {
-            return Err(StateError(format!(
-                "metrics: goal {} of journey `{}` does not match the program",
-                g.goal, g.journey
-            )));
-        }
-        counts.conversions = g.conversions;
-        counts.by_stage.clone_from(&g.by_stage);
-        for ((_, saved), (_, mine)) in g.by_arm.iter().zip(counts.by_arm.iter_mut()) {
-            if saved.len() != mine.len() {
-                return Err(StateError(format!(
+        let Some(j) = keep(
+            carry,
+            journey_named(p, "metrics", &g.journey, Unit::Metrics),
+        )?
+        else {
+            continue;
+        };
+        let Some(goal) = keep(carry, goal_numbered(p, "metrics", j, g.goal, Unit::Metrics))? else {
+            continue;
+        };
+        let counts = &mut m.goals[j][goal];
+        let fits = g.by_stage.len() == counts.by_stage.len()
+            && g.by_arm.len() == counts.by_arm.len()
+            && (g.by_arm.iter().zip(&counts.by_arm)).all(|((_, a), (_, b))| a.len() == b.len());
+        let shape = if fits {
+            Ok(())
+        } else {
+            Err(gone(
+                format!(
+                    "goal {} of journey `{}` no longer matches the program",
+                    g.goal, g.journey
+                ),
+                Unit::Metrics,
+                format!(
                     "metrics: goal {} of journey `{}` does not match the program",
                     g.goal, g.journey
-                )));
+                ),
+            ))
+        };
+        if keep(carry, shape)?.is_some() {
+            counts.conversions = g.conversions;
+            counts.by_stage.clone_from(&g.by_stage);
+            for ((_, saved), (_, mine)) in g.by_arm.iter().zip(counts.by_arm.iter_mut()) {
+                mine.clone_from(saved);
             }
-            mine.clone_from(saved);
         }
     }
     Ok(m)
