@@ -7,7 +7,7 @@
 //! partition, run here over the events as the broker stored them.
 #![cfg(all(unix, feature = "stream"))]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -348,28 +348,13 @@ fn expected_on(
     input: &[Record],
     topic: &str,
 ) -> (Vec<(String, String)>, Vec<String>) {
-    let source = Source::new("p.jr", std::fs::read_to_string(program).unwrap());
-    let program = Arc::new(Program::compile(&[source]).unwrap());
-    let mut parts: HashMap<i32, Partition> = HashMap::new();
-    let mut input = input.to_vec();
-    input.sort_by_key(|r| (r.partition, r.offset));
     let (mut decisions, mut dead) = (Vec::new(), Vec::new());
-    for r in &input {
+    let mut parts = BTreeMap::new();
+    for r in sorted(input) {
         let part = parts
             .entry(r.partition)
-            .or_insert_with(|| Partition::new(Engine::new(program.clone()), 0, Slots::default()));
-        let mut out = Vec::new();
-        part.process(
-            &Message {
-                topic,
-                partition: r.partition,
-                offset: r.offset,
-                key: r.key.as_deref().map(str::as_bytes),
-                payload: Some(r.value.as_bytes()),
-            },
-            &mut out,
-        );
-        for o in out {
+            .or_insert_with(|| partition(program));
+        for o in run(part, &r, topic) {
             match o {
                 Output::Decision(_, v) => decisions.push((id(&v), v)),
                 Output::Dead(_, v) => dead.push(v),
@@ -377,6 +362,56 @@ fn expected_on(
         }
     }
     (decisions, dead)
+}
+
+fn sorted(input: &[Record]) -> Vec<Record> {
+    let mut input = input.to_vec();
+    input.sort_by_key(|r| (r.partition, r.offset));
+    input
+}
+
+fn partition(program: &Path) -> Partition {
+    let source = Source::new("p.jr", std::fs::read_to_string(program).unwrap());
+    let program = Arc::new(Program::compile(&[source]).unwrap());
+    Partition::new(Engine::new(program), 0, Slots::default())
+}
+
+/// An engine per partition after the input, as the worker keeps them.
+fn models(program: &Path, input: &[Record]) -> BTreeMap<i32, Partition> {
+    let mut parts = BTreeMap::new();
+    for r in sorted(input) {
+        let part = parts
+            .entry(r.partition)
+            .or_insert_with(|| partition(program));
+        run(part, &r, "ev");
+    }
+    parts
+}
+
+fn run(part: &mut Partition, r: &Record, topic: &str) -> Vec<Output> {
+    let mut out = Vec::new();
+    part.process(
+        &Message {
+            topic,
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key.as_deref().map(str::as_bytes),
+            payload: Some(r.value.as_bytes()),
+        },
+        &mut out,
+    );
+    out
+}
+
+/// The decisions of one record, by id.
+fn decide(part: &mut Partition, r: &Record, topic: &str) -> Vec<(String, String)> {
+    run(part, r, topic)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Decision(_, v) => Some((id(&v), v)),
+            Output::Dead(..) => None,
+        })
+        .collect()
 }
 
 fn id(value: &str) -> String {
@@ -567,30 +602,84 @@ fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
     let dir = scratch("reload");
     let program = dir.join("hotel.jr");
     let old = std::fs::read_to_string(hotel()).unwrap();
+    // The stage `in_room` renamed: customers in it leave the journey.
+    let new = old.replace("in_room", "in_suite");
+    let new_path = dir.join("new.jr");
+    std::fs::write(&new_path, &new).unwrap();
     std::fs::write(&program, &old).unwrap();
     let mut w = worker(&broker, "w", &program, &[]);
     w.wait_for("assigned partitions", 0);
-    let events = events(3);
-    let (first, rest) = events.split_at(events.len() / 2);
+    let events = events(8);
+    let (first, rest) = events.split_at(events.len() * 2 / 3);
     broker.produce("ev", first);
-    broker.read("ev.decisions", |r| !r.is_empty());
-    // A new rule, and the stage `in_room` renamed: customers in it leave.
-    let new = old.replace("in_room", "in_suite");
-    assert_ne!(new, old);
+    let input = read_all(&broker, "ev", first.len());
+    let (want, _) = expected(&hotel(), &input);
+    broker.read("ev.decisions", |r| r.len() >= want.len());
+
+    // What an engine per partition reports when it carries its state over.
+    let new_program = Arc::new(Program::compile(&[Source::new("new.jr", new.clone())]).unwrap());
+    let mut models = models(&hotel(), &input);
+    let mut report = Vec::new();
+    for (p, part) in &mut models {
+        let carry = part.engine.reload_carrying(new_program.clone()).unwrap();
+        assert!(!carry.is_empty());
+        report.extend(
+            carry
+                .lines()
+                .map(|l| format!("partition {p}: not carried over: {l}")),
+        );
+    }
     std::fs::write(&program, &new).unwrap();
     let at = w.wait_for("replaces", 0);
-    w.wait_for("carried over", at);
-    let log = w.stop();
-    assert!(log.contains("program "), "{log}");
-    // A worker that starts with the new program restores the old snapshot.
-    let mut w2 = worker(&broker, "w2", &program, &[]);
-    w2.wait_for("assigned partitions", 0);
+    let start = Instant::now();
+    loop {
+        let log = w.log();
+        let said: Vec<&str> = log[at..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("jrule stream: "))
+            .filter(|l| l.contains("carried over"))
+            .collect();
+        if said.len() >= report.len() {
+            assert_eq!(said, report.iter().map(String::as_str).collect::<Vec<_>>());
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The rest of the stream runs under the new program.
     broker.produce("ev", rest);
     let input = read_all(&broker, "ev", events.len());
-    let got = broker.read("ev.decisions", |r| r.len() > 1);
-    assert!(!got.is_empty());
-    let _ = input;
-    w2.stop();
+    let mut want = Vec::new();
+    let mut sorted = input.clone();
+    sorted.sort_by_key(|r| (r.partition, r.offset));
+    for r in &sorted {
+        // Offsets the models hold already are skipped by `process`.
+        want.extend(decide(models.get_mut(&r.partition).unwrap(), r, "ev"));
+    }
+    assert!(!want.is_empty());
+    let got = broker.read("ev.decisions", |r| distinct(r).len() >= want.len());
+    let got = distinct(&got);
+    for (id, value) in &want {
+        assert_eq!(
+            got.get(id),
+            Some(value),
+            "decision {id} under the new program"
+        );
+    }
+    w.stop();
+
+    // A worker started with the old program again restores the snapshots
+    // saved under the new one, carrying what it can.
+    std::fs::write(&program, &old).unwrap();
+    let mut w2 = worker(&broker, "w2", &program, &[]);
+    w2.wait_for("assigned partitions", 0);
+    let log = w2.stop();
+    assert!(
+        log.contains("the snapshot was saved under program"),
+        "{log}"
+    );
+    assert!(log.contains("carried over"), "{log}");
 }
 
 /// Throughput end to end and the pause of a rebalance, for

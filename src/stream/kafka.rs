@@ -366,8 +366,8 @@ impl Worker {
             short(&self.current.hash)
         ));
         for (p, part) in &mut self.parts {
-            match part.engine.reload(Arc::clone(&next.program)) {
-                Ok(()) => say(&format!("partition {p}: all state carried over")),
+            match part.engine.reload_carrying(Arc::clone(&next.program)) {
+                Ok(carry) => report_carry(*p, &carry),
                 Err(e) => {
                     self.fatal
                         .get_or_insert(format!("partition {p}: cannot carry the state over: {e}"));
@@ -442,8 +442,11 @@ impl Worker {
                 "partition {p}: the snapshot was saved under program {}",
                 short(&loaded.head.program)
             ));
-            Engine::restore(Arc::clone(&program.program), &loaded.state)
-                .map_err(|e| format!("cannot restore the snapshot: {e}"))?
+            let (engine, carry) =
+                Engine::restore_carrying(Arc::clone(&program.program), &loaded.state)
+                    .map_err(|e| format!("cannot restore the snapshot: {e}"))?;
+            report_carry(p, &carry);
+            engine
         };
         let next = loaded.head.offset + 1;
         Ok((Partition::new(engine, next, loaded.slots), Some(next)))
@@ -525,6 +528,15 @@ impl Worker {
         part.pending = 0;
         part.checkpointed = Instant::now();
         self.counts[3] += 1;
+    }
+}
+
+fn report_carry(p: i32, carry: &crate::engine::Carry) {
+    if carry.is_empty() {
+        say(&format!("partition {p}: all state carried over"));
+    }
+    for line in carry.lines() {
+        say(&format!("partition {p}: not carried over: {line}"));
     }
 }
 

@@ -168,14 +168,17 @@ impl Loader {
         }
         match (parts.next(), parts.next(), parts.next()) {
             (None, _, _) => match value.map(serde_json::from_slice::<Head>) {
-                Some(Ok(head)) => {
-                    if self.head.as_ref().is_none_or(|h| h.generation <= head.generation) {
-                        self.head = Some(head);
-                        self.malformed = None;
-                    }
+                Some(Ok(head))
+                    if self
+                        .head
+                        .as_ref()
+                        .is_none_or(|h| h.generation <= head.generation) =>
+                {
+                    self.head = Some(head);
+                    self.malformed = None;
                 }
                 Some(Err(e)) => self.malformed = Some(e.to_string()),
-                None => {}
+                _ => {}
             },
             (Some(slot), Some(i), None) => {
                 let (Ok(slot @ 0..=1), Ok(i)) = (slot.parse::<usize>(), i.parse::<u32>()) else {
