@@ -629,8 +629,11 @@ fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
                 .map(|l| format!("partition {p}: not carried over: {l}")),
         );
     }
+    // A program that does not check is reported and not taken.
+    std::fs::write(&program, format!("{old}\nrule broken: when nope then x()")).unwrap();
+    let at = w.wait_for("does not check; still running", 0);
     std::fs::write(&program, &new).unwrap();
-    let at = w.wait_for("replaces", 0);
+    let at = w.wait_for("replaces", at);
     let start = Instant::now();
     loop {
         let log = w.log();
@@ -680,6 +683,26 @@ fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
         "{log}"
     );
     assert!(log.contains("carried over"), "{log}");
+}
+
+#[test]
+fn a_program_that_does_not_check_is_refused_before_any_connection() {
+    let dir = scratch("bad");
+    let program = dir.join("bad.jr");
+    std::fs::write(&program, "signal s\nwhen s then nope()\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("stream")
+        .arg(&program)
+        .args(["--brokers", "127.0.0.1:9", "--input", "ev"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nope"), "{stderr}");
+    assert!(
+        stderr.ends_with("error: the program does not check\n"),
+        "{stderr}"
+    );
 }
 
 /// Throughput end to end and the pause of a rebalance, for

@@ -18,7 +18,7 @@ use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
 
 use super::partition::{Message, Output, Partition};
 use super::snapshot::{self, Loader, Slots};
-use super::{load_program, Config, Versioned};
+use super::{load_program, Config, LoadError, Versioned};
 use crate::Engine;
 
 /// How long a call to the broker may take before the worker gives up.
@@ -27,7 +27,12 @@ const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs the worker until SIGTERM or SIGINT (then it checkpoints every
 /// partition and leaves the group) or a fatal error, which it returns.
 pub fn run(cfg: Config) -> Result<(), String> {
-    let current = load_program(&cfg.files)?;
+    let current = load_program(&cfg.files).map_err(|e| {
+        if let LoadError::Check(diagnostics) = &e {
+            eprint!("{diagnostics}");
+        }
+        e.to_string()
+    })?;
     let failed = Arc::new(Mutex::new(None));
     let producer: ThreadedProducer<Delivery> = client_config(&cfg)
         .set("linger.ms", "5")
@@ -348,9 +353,10 @@ impl Worker {
         }
         let next = match load_program(&self.cfg.files) {
             Ok(next) if next.hash == hash => next,
-            Ok(_) => return, // Changed again while read: next time.
-            Err(e) => {
-                eprintln!("{e}");
+            Ok(_) => return,                 // Changed again while read: next time.
+            Err(LoadError::Io(_)) => return, // Being rewritten: next time.
+            Err(LoadError::Check(diagnostics)) => {
+                eprint!("{diagnostics}");
                 say(&format!(
                     "program {} does not check; still running {}",
                     short(&hash),

@@ -15,8 +15,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 pub use kafka::run;
-pub use partition::{decision_id, Message, Output, Partition};
-pub use snapshot::{encode, Head, Loaded, Loader, Record, Slots};
+pub use partition::{Message, Output, Partition};
+pub use snapshot::Slots;
 
 use crate::source::Source;
 use crate::Program;
@@ -72,19 +72,37 @@ pub fn program_hash(sources: &[Source]) -> String {
     snapshot::hex(&h.finalize())
 }
 
-/// Reads and compiles the program; the error is a message, with the
-/// rendered diagnostics when the program does not check.
-pub fn load_program(files: &[PathBuf]) -> Result<Versioned, String> {
-    let sources = crate::cli::read_sources(files)?;
+/// Why a program could not be loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadError {
+    /// A file could not be read.
+    Io(String),
+    /// The program does not check: its diagnostics, rendered.
+    Check(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Io(message) => f.write_str(message),
+            LoadError::Check(_) => f.write_str("the program does not check"),
+        }
+    }
+}
+
+/// Reads and compiles the program.
+pub fn load_program(files: &[PathBuf]) -> Result<Versioned, LoadError> {
+    let sources = crate::cli::read_sources(files).map_err(LoadError::Io)?;
     let hash = program_hash(&sources);
     match Program::compile(&sources) {
         Ok(p) => Ok(Versioned {
             program: Arc::new(p),
             hash,
         }),
-        Err(e) => Err(format!(
-            "{}the program does not check",
-            crate::cli::check::render(&e.diagnostics, &e.sources, false)
-        )),
+        Err(e) => Err(LoadError::Check(crate::cli::check::render(
+            &e.diagnostics,
+            &e.sources,
+            false,
+        ))),
     }
 }
