@@ -1,7 +1,7 @@
 //! The worker's Kafka side: the consumer group and its rebalances, the
 //! producer, snapshots to and from the state topic, and program reloads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -393,10 +393,17 @@ impl Worker {
     /// snapshot and starts the consumer just past the snapshot's offset.
     fn assign(&mut self, tpl: &mut TopicPartitionList) {
         let started = Instant::now();
-        let mut said = Vec::new();
         let assigned: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-        for p in assigned {
-            match self.restore(p) {
+        let snapshots = match read_snapshots(&self.cfg, &assigned) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fatal.get_or_insert(e);
+                return;
+            }
+        };
+        let mut said = Vec::new();
+        for (p, snapshot) in snapshots {
+            match self.restore(p, snapshot) {
                 Ok((part, from)) => {
                     if let Some(offset) = from {
                         if let Err(e) =
@@ -428,9 +435,13 @@ impl Worker {
         ));
     }
 
-    fn restore(&self, p: i32) -> Result<(Partition, Option<i64>), String> {
+    fn restore(
+        &self,
+        p: i32,
+        snapshot: Option<snapshot::Loaded>,
+    ) -> Result<(Partition, Option<i64>), String> {
         let program = &self.current;
-        let Some(loaded) = read_snapshot(&self.cfg, p)? else {
+        let Some(loaded) = snapshot else {
             return Ok((
                 Partition::new(
                     Engine::new(Arc::clone(&program.program)),
@@ -567,49 +578,61 @@ where
     }
 }
 
-/// Reads partition `p` of the state topic to its end: the last complete
-/// snapshot of input partition `p`, if any.
-fn read_snapshot(cfg: &Config, p: i32) -> Result<Option<snapshot::Loaded>, String> {
+/// Reads the state topic's `partitions` to their ends: the last complete
+/// snapshot of each input partition, if any. The end is where a fetch finds
+/// nothing more (partition EOF), not the high watermark of a list-offsets
+/// request, which Tansu reports short of the end.
+fn read_snapshots(
+    cfg: &Config,
+    partitions: &[i32],
+) -> Result<BTreeMap<i32, Option<snapshot::Loaded>>, String> {
+    let fail =
+        |e: &dyn std::fmt::Display| format!("cannot read the state topic `{}`: {e}", cfg.state);
     let reader: BaseConsumer = client_config(cfg)
         .set("group.id", format!("{}.restore", cfg.group))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10")
         .create()
         .map_err(|e| format!("cannot create the state reader: {e}"))?;
-    let (low, high) = reader
-        .fetch_watermarks(&cfg.state, p, BROKER_TIMEOUT)
-        .map_err(|e| format!("cannot read the state topic `{}`: {e}", cfg.state))?;
-    let mut loader = Loader::new(&cfg.input, p);
-    if high > low {
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&cfg.state, p, Offset::Offset(low))
-            .and_then(|()| reader.assign(&tpl))
-            .map_err(|e| format!("cannot read the state topic `{}`: {e}", cfg.state))?;
-        let deadline = Instant::now() + BROKER_TIMEOUT;
-        loop {
-            match reader.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => {
+    let mut tpl = TopicPartitionList::new();
+    let mut loaders = BTreeMap::new();
+    for &p in partitions {
+        tpl.add_partition_offset(&cfg.state, p, Offset::Beginning)
+            .map_err(|e| fail(&e))?;
+        loaders.insert(p, Loader::new(&cfg.input, p));
+    }
+    reader.assign(&tpl).map_err(|e| fail(&e))?;
+    let mut open: BTreeSet<i32> = partitions.iter().copied().collect();
+    let deadline = Instant::now() + BROKER_TIMEOUT;
+    while !open.is_empty() {
+        match reader.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                if let Some(loader) = loaders.get_mut(&m.partition()) {
                     loader.add(m.key().unwrap_or_default(), m.payload());
-                    if m.offset() + 1 >= high {
-                        break;
-                    }
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) => break,
-                Some(Err(e)) => {
-                    return Err(format!("cannot read the state topic `{}`: {e}", cfg.state))
-                }
-                None if Instant::now() > deadline => {
-                    return Err(format!(
-                        "the state topic `{}` partition {p} did not deliver offsets {low} to {high} in {} s",
-                        cfg.state,
-                        BROKER_TIMEOUT.as_secs()
-                    ))
-                }
-                None => {}
             }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                open.remove(&p);
+            }
+            Some(Err(e)) => return Err(fail(&e)),
+            None if Instant::now() > deadline => {
+                return Err(format!(
+                    "the state topic `{}` was not read to its end in {} s (partitions {open:?})",
+                    cfg.state,
+                    BROKER_TIMEOUT.as_secs()
+                ))
+            }
+            None => {}
         }
     }
-    loader
-        .finish()
-        .map_err(|e| format!("state topic `{}`: {e}", cfg.state))
+    loaders
+        .into_iter()
+        .map(|(p, loader)| {
+            let loaded = loader
+                .finish()
+                .map_err(|e| format!("state topic `{}` partition {p}: {e}", cfg.state))?;
+            Ok((p, loaded))
+        })
+        .collect()
 }
