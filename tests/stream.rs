@@ -686,6 +686,26 @@ fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
 }
 
 #[test]
+fn a_worker_whose_broker_is_gone_still_stops() {
+    let Some(mut broker) = broker() else { return };
+    broker.create_topic("ev", 2);
+    let mut w = worker(&broker, "w", &hotel(), &[]);
+    w.wait_for("assigned partitions", 0);
+    broker.produce("ev", &events(2));
+    broker.read("ev.decisions", |r| !r.is_empty());
+    let _ = broker.child.kill();
+    let _ = broker.child.wait();
+    let _ = Command::new("kill")
+        .args(["-TERM", &w.child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    while w.child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < WAIT, "still running:\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn a_program_that_does_not_check_is_refused_before_any_connection() {
     let dir = scratch("bad");
     let program = dir.join("bad.jr");

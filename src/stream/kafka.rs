@@ -24,6 +24,9 @@ use crate::Engine;
 /// How long a call to the broker may take before the worker gives up.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long leaving the group may take when the worker stops.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Runs the worker until SIGTERM or SIGINT (then it checkpoints every
 /// partition and leaves the group) or a fatal error, which it returns.
 pub fn run(cfg: Config) -> Result<(), String> {
@@ -78,7 +81,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
     consumer
         .subscribe(&[&cfg.input])
         .map_err(|e| format!("cannot subscribe to `{}`: {e}", cfg.input))?;
-    while !stop.load(Ordering::Relaxed) {
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break stop_all(&consumer);
+        }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => lock(&consumer).handle(&consumer, &m),
             Some(Err(e)) => say(&format!("kafka: {e}")),
@@ -86,21 +92,46 @@ pub fn run(cfg: Config) -> Result<(), String> {
         }
         let mut w = lock(&consumer);
         w.tick(&consumer);
-        if let Some(fatal) = w.fatal.take() {
-            return Err(fatal);
+        if let Some(fatal) = &w.fatal {
+            // Kept: the revoke on leaving must not commit past it.
+            break Err(fatal.clone());
         }
-    }
-    let mut w = lock(&consumer);
+    };
+    leave(consumer);
+    result
+}
+
+/// On SIGTERM: checkpoints every partition held.
+fn stop_all(consumer: &BaseConsumer<Ctx>) -> Result<(), String> {
+    let mut w = lock(consumer);
     let parts: Vec<i32> = w.parts.keys().copied().collect();
     for p in parts {
-        w.checkpoint(&consumer, p);
+        w.checkpoint(consumer, p);
     }
     let [events, decisions, dead, checkpoints] = w.counts;
     say(&format!(
         "stopped after {:.1} s: {events} events, {decisions} decisions, {dead} dead letters, {checkpoints} checkpoints",
         w.started.elapsed().as_secs_f64()
     ));
-    w.fatal.take().map_or(Ok(()), Err)
+    w.fatal.clone().map_or(Ok(()), Err)
+}
+
+/// Leaves the group, for at most `LEAVE_TIMEOUT`: with the brokers gone,
+/// librdkafka's close would wait for ever, and the partitions are taken
+/// over after the session timeout anyway.
+fn leave(consumer: BaseConsumer<Ctx>) {
+    let deadline = Instant::now() + LEAVE_TIMEOUT;
+    if consumer.close_queue().is_ok() {
+        while !consumer.closed() && Instant::now() < deadline {
+            consumer.poll(Duration::from_millis(100));
+        }
+    }
+    if consumer.closed() {
+        drop(consumer);
+    } else {
+        say("could not leave the group in time; exiting without");
+        std::mem::forget(consumer);
+    }
 }
 
 fn lock(consumer: &BaseConsumer<Ctx>) -> std::sync::MutexGuard<'_, Worker> {
