@@ -744,22 +744,31 @@ fn measure() {
         broker.produce(&topic, &events);
         let input = read_all(broker, &topic, events.len());
         let (want, _) = expected_on(&hotel(), &input, &topic);
+        let extra: Vec<String> = std::env::var("JRULE_STREAM_X")
+            .unwrap_or_default()
+            .split_whitespace()
+            .flat_map(|kv| ["-X".to_string(), kv.to_string()])
+            .collect();
+        let mut args = vec!["--checkpoint-events", "10000", "--checkpoint-secs", "5"];
+        args.extend(extra.iter().map(String::as_str));
         let start = Instant::now();
         let mut running: Vec<Worker> = (0..workers)
-            .map(|i| {
-                worker_on(
-                    broker,
-                    &format!("m{workers}-{i}"),
-                    &hotel(),
-                    &topic,
-                    &["--checkpoint-events", "10000", "--checkpoint-secs", "5"],
-                )
-            })
+            .map(|i| worker_on(broker, &format!("m{workers}-{i}"), &hotel(), &topic, &args))
             .collect();
-        let got = broker.read(&format!("{topic}.decisions"), |r| r.len() >= want.len());
-        let secs = start.elapsed().as_secs_f64();
+        for w in &mut running {
+            w.wait_for("assigned partitions", 0);
+        }
+        let joined = start.elapsed().as_secs_f64();
+        let done = std::cell::Cell::new(None);
+        let got = broker.read(&format!("{topic}.decisions"), |r| {
+            if r.len() >= want.len() && done.get().is_none() {
+                done.set(Some(start.elapsed().as_secs_f64()));
+            }
+            done.get().is_some()
+        });
+        let secs = done.get().unwrap() - joined;
         println!(
-            "{workers} worker(s): {} events, {} decisions in {secs:.2} s: {:.0} events/s end to end",
+            "{workers} worker(s): {} events, {} decisions in {secs:.2} s after joining the group ({joined:.2} s): {:.0} events/s",
             events.len(),
             got.len(),
             events.len() as f64 / secs
