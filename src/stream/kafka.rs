@@ -348,13 +348,7 @@ impl Worker {
 
     /// Checkpoints partitions whose time has come; picks up a new program.
     fn tick(&mut self, consumer: &BaseConsumer<Ctx>) {
-        if let Some(e) = self
-            .failed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            self.fatal.get_or_insert(e);
+        if delivery_failed(&self.failed, &mut self.fatal) {
             return;
         }
         let due: Vec<i32> = self
@@ -553,13 +547,7 @@ impl Worker {
             ));
             return;
         }
-        if let Some(e) = self
-            .failed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            self.fatal.get_or_insert(e);
+        if delivery_failed(&self.failed, &mut self.fatal) {
             return;
         }
         let mut tpl = TopicPartitionList::new();
@@ -577,6 +565,16 @@ impl Worker {
         part.checkpointed = Instant::now();
         self.counts[3] += 1;
     }
+}
+
+/// True, and the failure made fatal, when the producer could not deliver
+/// a message.
+fn delivery_failed(failed: &Mutex<Option<String>>, fatal: &mut Option<String>) -> bool {
+    if let Some(e) = failed.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        fatal.get_or_insert(e);
+        return true;
+    }
+    false
 }
 
 fn report_carry(p: i32, carry: &crate::engine::Carry) {
