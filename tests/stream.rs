@@ -136,6 +136,22 @@ impl Broker {
         producer.flush(Duration::from_secs(30)).unwrap();
     }
 
+    fn produce_to(&self, topic: &str, partition: i32, key: &str, value: &str) {
+        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.addr)
+            .create()
+            .unwrap();
+        producer
+            .send(
+                BaseRecord::<str, str>::to(topic)
+                    .partition(partition)
+                    .key(key)
+                    .payload(value),
+            )
+            .unwrap();
+        producer.flush(Duration::from_secs(30)).unwrap();
+    }
+
     /// Every record of `topic` so far, read until `done` says enough or
     /// the time runs out.
     fn read(&self, topic: &str, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
@@ -703,6 +719,56 @@ fn a_worker_whose_broker_is_gone_still_stops() {
         assert!(start.elapsed() < WAIT, "still running:\n{}", w.log());
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Runs a worker that must fail; returns its log.
+fn failing_worker(broker: &Broker) -> String {
+    let mut w = worker(broker, "w", &hotel(), &[]);
+    let start = Instant::now();
+    loop {
+        if let Some(status) = w.child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(2), "{}", w.log());
+            return w.log();
+        }
+        assert!(start.elapsed() < WAIT, "still running:\n{}", w.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_damaged_snapshot_stops_the_worker_instead_of_starting_afresh() {
+    let Some(broker) = broker() else { return };
+    broker.create_topic("ev", 2);
+    broker.create_topic("g-ev.state", 2);
+    let head = r#"{"format":"jrule-snapshot","version":1,"topic":"ev","partition":1,"offset":41,"program":"x","generation":5,"chunks":3,"bytes":10,"sha256":"00"}"#;
+    broker.produce_to("g-ev.state", 1, "ev/1", head);
+    broker.produce("ev", &events(1));
+    let log = failing_worker(&broker);
+    assert!(
+        log.ends_with(
+            "error: state topic `g-ev.state` partition 1: snapshot generation 5 lacks chunk 0 of 3\n"
+        ),
+        "{log}"
+    );
+    // Nothing was decided from a blank state.
+    assert!(
+        !log.contains("assigned partitions 0 (new), 1 (new)"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_state_topic_with_fewer_partitions_than_the_input_is_refused() {
+    let Some(broker) = broker() else { return };
+    broker.create_topic("ev", 3);
+    broker.create_topic("g-ev.state", 2);
+    let log = failing_worker(&broker);
+    assert!(
+        log.ends_with(
+            "error: the state topic `g-ev.state` has 2 partitions, fewer than the input's 3\n"
+        ),
+        "{log}"
+    );
 }
 
 #[test]

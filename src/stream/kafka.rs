@@ -24,6 +24,9 @@ use crate::Engine;
 /// How long a call to the broker may take before the worker gives up.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often the worker looks at the clock for checkpoints and reloads.
+const TICK: Duration = Duration::from_millis(50);
+
 /// How long leaving the group may take when the worker stops.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -65,6 +68,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         started: Instant::now(),
         counts: [0; 4],
         reloaded: Instant::now(),
+        ticked: Instant::now(),
         rejected: None,
         current,
         cfg: cfg.clone(),
@@ -287,6 +291,7 @@ struct Worker {
     /// Events, decisions, dead letters, checkpoints.
     counts: [u64; 4],
     reloaded: Instant,
+    ticked: Instant,
     /// The hash of the last program that did not check, reported once.
     rejected: Option<String>,
 }
@@ -346,8 +351,13 @@ impl Worker {
         }
     }
 
-    /// Checkpoints partitions whose time has come; picks up a new program.
+    /// Every `TICK` at most: checkpoints partitions whose time has come,
+    /// picks up a new program.
     fn tick(&mut self, consumer: &BaseConsumer<Ctx>) {
+        if self.ticked.elapsed() < TICK {
+            return;
+        }
+        self.ticked = Instant::now();
         if delivery_failed(&self.failed, &mut self.fatal) {
             return;
         }
