@@ -66,7 +66,7 @@ impl Source {
 /// Columns count characters from the start of the line. So that finding
 /// the column of many positions in one very long line stays linear, the
 /// index also keeps the number of characters before every
-/// [`CHAR_STRIDE`]-th byte.
+/// 256th byte.
 #[derive(Debug, Clone)]
 pub struct LineIndex {
     starts: Vec<usize>,
