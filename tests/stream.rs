@@ -807,15 +807,24 @@ fn measure() {
         let broker = &broker;
         let topic = format!("ev{workers}");
         broker.create_topic(&topic, 4);
+        let t = Instant::now();
         broker.produce(&topic, &events);
+        let produced = t.elapsed().as_secs_f64();
+        let t = Instant::now();
         let input = read_all(broker, &topic, events.len());
+        println!(
+            "the broker alone: {:.0} events/s produced, {:.0} events/s read back (one client each)",
+            events.len() as f64 / produced,
+            events.len() as f64 / t.elapsed().as_secs_f64()
+        );
         let (want, _) = expected_on(&hotel(), &input, &topic);
         let extra: Vec<String> = std::env::var("JRULE_STREAM_X")
             .unwrap_or_default()
             .split_whitespace()
             .flat_map(|kv| ["-X".to_string(), kv.to_string()])
             .collect();
-        let mut args = vec!["--checkpoint-events", "10000", "--checkpoint-secs", "5"];
+        let ce = std::env::var("JRULE_STREAM_CE").unwrap_or("10000".into());
+        let mut args = vec!["--checkpoint-events", ce.as_str(), "--checkpoint-secs", "5"];
         args.extend(extra.iter().map(String::as_str));
         let start = Instant::now();
         let mut running: Vec<Worker> = (0..workers)

@@ -551,7 +551,7 @@ impl Worker {
                 return;
             }
         }
-        if let Err(e) = self.producer.flush(BROKER_TIMEOUT) {
+        if let Err(e) = flush(&self.producer) {
             self.fatal.get_or_insert(format!(
                 "partition {p}: the checkpoint was not written: {e}"
             ));
@@ -575,6 +575,24 @@ impl Worker {
         part.checkpointed = Instant::now();
         self.counts[3] += 1;
     }
+}
+
+/// Waits until every message sent so far is acknowledged or failed.
+/// (`Producer::flush` of a threaded producer sleeps 100 ms a round while
+/// its thread takes the delivery reports: 100 ms for every checkpoint.)
+fn flush(producer: &ThreadedProducer<Delivery>) -> Result<(), String> {
+    let deadline = Instant::now() + BROKER_TIMEOUT;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{} messages not acknowledged in {} s",
+                producer.in_flight_count(),
+                BROKER_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
 }
 
 /// True, and the failure made fatal, when the producer could not deliver
