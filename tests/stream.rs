@@ -823,7 +823,7 @@ fn measure() {
             .split_whitespace()
             .flat_map(|kv| ["-X".to_string(), kv.to_string()])
             .collect();
-        let ce = std::env::var("JRULE_STREAM_CE").unwrap_or("10000".into());
+        let ce = std::env::var("JRULE_STREAM_CE").unwrap_or("100000".into());
         let mut args = vec!["--checkpoint-events", ce.as_str(), "--checkpoint-secs", "5"];
         args.extend(extra.iter().map(String::as_str));
         let start = Instant::now();

@@ -34,7 +34,7 @@ pub struct StreamArgs {
     #[arg(long, value_name = "TOPIC")]
     pub state_topic: Option<String>,
     /// Checkpoint a partition after this many messages.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub checkpoint_events: u64,
     /// …or this many seconds after its last checkpoint.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
