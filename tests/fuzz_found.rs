@@ -153,3 +153,27 @@ fn an_event_at_the_end_of_time_is_rejected() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_syntax_error_after_a_comment_names_the_token_before_the_comment() {
+    // Found by the `check` target: naming the token before a syntax error
+    // cut a comment's text in the middle of the two-byte `ܞ`, and panicked.
+    for (text, message) in [
+        (
+            "signal s // aܞb\n@\n",
+            "expected `{`, a declaration, a rule or end of file after `s`, found `@`",
+        ),
+        (
+            "action x\nsignal s\nwhen s then x() // a \"note\n/* and ܞ more */\n@\n",
+            "expected a declaration, a rule or end of file after `)`, found `@`",
+        ),
+    ] {
+        let checked = jrule::check(&[Source::new("t.jr", text)]);
+        let messages: Vec<&str> = checked
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(messages, [message], "{text:?}");
+    }
+}

@@ -125,14 +125,18 @@ fn found(text: &str, pos: usize) -> (String, usize) {
 
 /// The token just before `pos`, skipping white space (empty at the start).
 fn previous_token(text: &str, pos: usize) -> &str {
-    let before = text[..pos].trim_end();
+    let before = without_comments(text[..pos].trim_end());
     let Some(last) = before.chars().next_back() else {
         return "";
     };
     if last.is_ascii_alphanumeric() || last == '_' {
+        // Past the last character that is not part of a word (it may be
+        // more than one byte long).
         let start = before
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let word = &before[start..];
         if word.len() > 24 {
             ""
@@ -146,6 +150,37 @@ fn previous_token(text: &str, pos: usize) -> &str {
     } else {
         ""
     }
+}
+
+/// `text` without the comments it ends with, trimmed.
+fn without_comments(mut text: &str) -> &str {
+    loop {
+        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        if let Some(at) = line_comment(&text[line_start..]) {
+            text = text[..line_start + at].trim_end();
+        } else if let Some(open) = text.strip_suffix("*/").and_then(|t| t.rfind("/*")) {
+            text = text[..open].trim_end();
+        } else {
+            return text;
+        }
+    }
+}
+
+/// Where a `//` comment starts in `line`, outside text literals.
+fn line_comment(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut in_text = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_text => i += 1,
+            b'"' => in_text = !in_text,
+            b'/' if !in_text && bytes.get(i + 1) == Some(&b'/') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn expected(positives: &[Rule], prev: &str) -> Option<String> {
