@@ -131,8 +131,8 @@ pub struct Loaded {
 }
 
 /// Reads one partition's records of the state topic and keeps, of each key,
-/// the value of the highest generation: what compaction keeps, also on a
-/// broker that overwrites a compacted key where it first stood (Tansu).
+/// the value of the highest generation: what compaction keeps, without
+/// depending on the order in which the log holds them.
 #[derive(Debug)]
 pub struct Loader {
     topic: String,
@@ -339,8 +339,8 @@ mod tests {
         let first = encode(("ev", 3, 10, "p"), &state, 100, &mut slots);
         let second = encode(("ev", 3, 20, "p"), &state, 100, &mut slots);
         let third = encode(("ev", 3, 30, "p"), &state, 100, &mut slots);
-        // As Tansu stores a compacted topic: the third overwrote the first
-        // where it stood, before the second.
+        // A log in which the third stands where the first stood, before
+        // the second.
         let records: Vec<Record> = third.iter().chain(&second).cloned().collect();
         let loaded = load(&records).unwrap().unwrap();
         assert_eq!((loaded.head.offset, loaded.head.generation), (30, 2));
