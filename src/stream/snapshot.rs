@@ -219,7 +219,8 @@ impl Loader {
             ));
         }
         let slot = (head.generation % 2) as usize;
-        let mut state = Vec::with_capacity(head.bytes.min(1 << 30) as usize);
+        // Not `head.bytes`: a damaged head must not reserve memory.
+        let mut state = Vec::new();
         for i in 0..head.chunks {
             let (generation, bytes) = self.chunks.get(&(slot, i)).ok_or_else(|| {
                 format!(
