@@ -793,7 +793,10 @@ fn a_program_that_does_not_check_is_refused_before_any_connection() {
 
 /// Throughput end to end and the pause of a rebalance, for
 /// `docs/scaling.md`: `cargo test --release --all-features --test stream
-/// -- --ignored --nocapture measure`. Not timed in CI.
+/// -- --ignored --nocapture measure`. Not timed in CI. `JRULE_STREAM_COPIES`
+/// sets the copies of the hotel customers (4,000: 116,000 events),
+/// `JRULE_STREAM_CE` the workers' `--checkpoint-events`, `JRULE_STREAM_X`
+/// librdkafka settings (`key=value …`).
 #[test]
 #[ignore]
 fn measure() {
