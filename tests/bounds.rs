@@ -231,21 +231,14 @@ fn a_wait_restarted_100k_times_leaves_one_timer_per_rule() {
 const HELLO: &str = "signal hello\naction greet\nwhen hello then greet\n";
 const HELLO_EVENT: &str = r#"{"customer":"c1","signal":"hello","time":"2026-03-01T09:00:00Z"}"#;
 
-#[test]
-fn a_state_file_past_the_limit_is_refused_and_left_alone() {
-    let dir = scratch("state_limit");
+/// `jrule run` of the hello program and event in `dir` with `--state state`.
+fn run_hello_with_state(dir: &Path, state: &Path) -> Run {
     let program = dir.join("hello.jr");
     let events = dir.join("events.jsonl");
-    let state = dir.join("huge.state");
     std::fs::write(&program, HELLO).expect("write");
     std::fs::write(&events, format!("{HELLO_EVENT}\n")).expect("write");
-    // Sparse: 4 GiB and one byte that take no room on disk.
-    let file = std::fs::File::create(&state).expect("create");
-    file.set_len(jrule::cli::run::MAX_STATE_BYTES + 1)
-        .expect("a sparse file");
-    drop(file);
-    let run = jrule(
-        &dir,
+    jrule(
+        dir,
         &[
             "run",
             program.to_str().unwrap(),
@@ -254,7 +247,19 @@ fn a_state_file_past_the_limit_is_refused_and_left_alone() {
             "--state",
             state.to_str().unwrap(),
         ],
-    );
+    )
+}
+
+#[test]
+fn a_state_file_past_the_limit_is_refused_and_left_alone() {
+    let dir = scratch("state_limit");
+    let state = dir.join("huge.state");
+    // Sparse: 4 GiB and one byte that take no room on disk.
+    let file = std::fs::File::create(&state).expect("create");
+    file.set_len(jrule::cli::run::MAX_STATE_BYTES + 1)
+        .expect("a sparse file");
+    drop(file);
+    let run = run_hello_with_state(&dir, &state);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert_eq!(
         run.stderr,
@@ -274,23 +279,9 @@ fn a_state_file_past_the_limit_is_refused_and_left_alone() {
 #[test]
 fn a_state_that_is_not_a_regular_file_is_refused() {
     let dir = scratch("state_directory");
-    let program = dir.join("hello.jr");
-    let events = dir.join("events.jsonl");
     let state = dir.join("a_directory");
-    std::fs::write(&program, HELLO).expect("write");
-    std::fs::write(&events, format!("{HELLO_EVENT}\n")).expect("write");
     std::fs::create_dir(&state).expect("a directory");
-    let run = jrule(
-        &dir,
-        &[
-            "run",
-            program.to_str().unwrap(),
-            "--events",
-            events.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let run = run_hello_with_state(&dir, &state);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!("state `{}`", state.display())),

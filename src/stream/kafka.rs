@@ -386,11 +386,9 @@ impl Worker {
         if hash == self.current.hash || self.rejected.as_ref() == Some(&hash) {
             return;
         }
-        let next = match load_program(&self.cfg.files) {
-            Ok(next) if next.hash == hash => next,
-            Ok(_) => return,                 // Changed again while read: next time.
-            Err(LoadError::Io(_)) => return, // Being rewritten: next time.
-            Err(LoadError::Check(diagnostics)) => {
+        let next = match super::compile(&sources, hash.clone()) {
+            Ok(next) => next,
+            Err(diagnostics) => {
                 eprint!("{diagnostics}");
                 say(&format!(
                     "program {} does not check; still running {}",

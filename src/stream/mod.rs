@@ -94,15 +94,16 @@ impl std::fmt::Display for LoadError {
 pub fn load_program(files: &[PathBuf]) -> Result<Versioned, LoadError> {
     let sources = crate::cli::read_sources(files).map_err(LoadError::Io)?;
     let hash = program_hash(&sources);
-    match Program::compile(&sources) {
-        Ok(p) => Ok(Versioned {
-            program: Arc::new(p),
-            hash,
-        }),
-        Err(e) => Err(LoadError::Check(crate::cli::check::render(
-            &e.diagnostics,
-            &e.sources,
-            false,
-        ))),
-    }
+    compile(&sources, hash).map_err(LoadError::Check)
+}
+
+/// Compiles sources already read, whose hash is `hash`; the error is the
+/// rendered diagnostics.
+fn compile(sources: &[Source], hash: String) -> Result<Versioned, String> {
+    let program = Program::compile(sources)
+        .map_err(|e| crate::cli::check::render(&e.diagnostics, &e.sources, false))?;
+    Ok(Versioned {
+        program: Arc::new(program),
+        hash,
+    })
 }
