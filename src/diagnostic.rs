@@ -44,6 +44,9 @@ pub enum Code {
     Unused,
     NeverFires,
     ConflictingMoves,
+    /// The checker accepted something it then could not resolve: a bug of
+    /// jrule, reported instead of compiling a wrong program.
+    Internal,
 }
 
 impl Code {
@@ -73,6 +76,7 @@ impl Code {
             Code::Unused => "jrule::unused",
             Code::NeverFires => "jrule::never_fires",
             Code::ConflictingMoves => "jrule::conflicting_moves",
+            Code::Internal => "jrule::internal",
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod fmt;
+pub mod ids;
 pub mod source;
 pub mod syntax;
 pub mod types;

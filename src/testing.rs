@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use crate::check::Checked;
-use crate::compile::{CExpr, Scope};
-use crate::engine::{to_arg, Arg, Decision, Engine, EventBuilder};
+use crate::compile::Scope;
+use crate::engine::{Arg, Decision, Engine, EventBuilder};
 use crate::source::Source;
 use crate::syntax::ast::{Action, Expr, FieldValue, Item, Test, TestStep};
 use crate::value::Value;
@@ -92,7 +92,7 @@ fn run_one(
                 }
                 for v in values {
                     profile.retain(|(n, _)| *n != v.name.name);
-                    profile.push((v.name.name.clone(), constant(program, &v.value)));
+                    profile.push((v.name.name.clone(), constant(checked, &v.value)));
                 }
             }
             TestStep::After(d) => {
@@ -116,7 +116,7 @@ fn run_one(
                 }
                 for FieldValue { name, value, .. } in &event.values {
                     b = b
-                        .field(&name.name, constant(program, value))
+                        .field(&name.name, constant(checked, value))
                         .map_err(rejected)?;
                 }
                 for (name, value) in profile.drain(..) {
@@ -154,12 +154,10 @@ fn run_one(
 }
 
 /// The value of a constant expression (the checker made sure it is one).
-fn constant(program: &Program, e: &Expr) -> Value {
+fn constant(checked: &Checked, e: &Expr) -> Value {
     let scope = Scope::without_event(START, &[]);
-    CExpr::compile(e, &program.names, None)
-        .eval(&scope)
-        .and_then(|v| v.to_value(&scope))
-        .ok()
+    crate::check::resolved::constant(&checked.symbols, e)
+        .and_then(|c| c.eval(&scope).and_then(|v| v.to_value(&scope)).ok())
         .flatten()
         .unwrap_or(Value::Bool(false))
 }
@@ -179,7 +177,7 @@ fn expectation(checked: &Checked, program: &Program, action: &Action) -> String 
                 .iter()
                 .zip(&call.args)
                 .map(|((name, field), e)| {
-                    let arg = to_arg(field.ty, &constant(program, e), &program.names);
+                    let arg = program.names.arg(field.ty, &constant(checked, e));
                     format!("{name}: {}", show(&arg))
                 })
                 .collect();

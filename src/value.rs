@@ -1,5 +1,9 @@
 //! Run-time values of profile fields, event data and action arguments.
 
+use std::sync::Arc;
+
+use serde::ser::{Serialize, Serializer};
+
 use crate::types::{Base, Ty};
 
 /// A value of one of the language's types.
@@ -54,5 +58,37 @@ impl Value {
                     Base::Enum(_) | Base::Place | Base::Channel
                 )
         )
+    }
+}
+
+/// The value of a decision's argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// An absent optional value (`null`).
+    Null,
+    /// An `int`.
+    Int(i64),
+    /// A `float`.
+    Float(f64),
+    /// A `bool`.
+    Bool(bool),
+    /// A `duration` in milliseconds.
+    Duration(i64),
+    /// A `text`, or the name of an enum value, place, channel or stage.
+    Text(Arc<str>),
+    /// A list.
+    List(Vec<Arg>),
+}
+
+impl Serialize for Arg {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Arg::Null => s.serialize_none(),
+            Arg::Int(i) | Arg::Duration(i) => s.serialize_i64(*i),
+            Arg::Float(f) => s.serialize_f64(*f),
+            Arg::Bool(b) => s.serialize_bool(*b),
+            Arg::Text(t) => s.serialize_str(t),
+            Arg::List(items) => items.serialize(s),
+        }
     }
 }

@@ -217,17 +217,19 @@ pub fn events(
         .map(|c| Arc::from(format!("c{c}").as_str()))
         .collect();
     let names = &program.names;
-    let signal = |name: &str| names.signal(name).unwrap_or(0);
+    // The workload's own programs declare every signal it sends; another
+    // program gets no events.
+    let signal = |name: &str| names.signal(name);
     let start = 1_772_355_600_000; // 2026-03-01T09:00:00Z
     let mut out = Vec::with_capacity(count);
     match workload {
         Workload::W4 => {
-            let cycle = [
-                signal("visit"),
-                signal("click"),
-                signal("buy"),
-                signal("click"),
-            ];
+            let (Some(visit), Some(click), Some(buy)) =
+                (signal("visit"), signal("click"), signal("buy"))
+            else {
+                return out;
+            };
+            let cycle = [visit, click, buy, click];
             for k in 0..count {
                 let c = k % ids.len();
                 let step = (k / ids.len() + c) % cycle.len();
@@ -244,10 +246,13 @@ pub fn events(
         }
         Workload::W3 { percent } => {
             let buckets = u64::from((100 / percent.clamp(1, 100)).max(1));
+            let Some(s0) = signal("s0") else {
+                return out;
+            };
             for k in 0..count {
                 out.push(Event {
                     customer: Arc::clone(&ids[rng.below(ids.len() as u64) as usize]),
-                    signal: 0,
+                    signal: s0,
                     time: start + k as i64,
                     at: None,
                     via: None,
@@ -266,7 +271,12 @@ pub fn events(
                 rules
             };
             let (signals, _) = grid(plain.max(1));
-            let signal_ids: Vec<usize> = (0..signals).map(|s| signal(&format!("s{s}"))).collect();
+            let Some(signal_ids) = (0..signals)
+                .map(|s| signal(&format!("s{s}")))
+                .collect::<Option<Vec<_>>>()
+            else {
+                return out;
+            };
             for k in 0..count {
                 let i = rng.below(plain.max(1) as u64) as usize;
                 out.push(Event {

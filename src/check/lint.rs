@@ -5,10 +5,36 @@ use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 
-use super::rules::JourneyMoves;
 use super::Checker;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::source::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Item, Module, Root, UnaryOp};
+
+/// A `move to` of a journey rule, kept for the journey-wide warnings.
+pub(super) struct Move {
+    /// Rule order within the journey.
+    pub rule: usize,
+    /// The rule's priority.
+    pub priority: i64,
+    /// The signal whose event fires the rule (`None` for timers).
+    pub signal: Option<String>,
+    /// `at` filter, sorted (empty: any).
+    pub at: Vec<String>,
+    /// `via` filter, sorted (empty: any).
+    pub via: Vec<String>,
+    /// The stages the rule fires in (`None`: any, or outside).
+    pub from: Option<Vec<usize>>,
+    /// The target stage.
+    pub to: usize,
+    /// The target's name in the `move to`.
+    pub span: Span,
+}
+
+/// What the journey-wide warnings need to know of one journey.
+pub(super) struct JourneyMoves {
+    pub journey: String,
+    pub moves: Vec<Move>,
+}
 
 /// True when a bool expression can never be true.
 pub(super) fn always_false(e: &Expr) -> bool {

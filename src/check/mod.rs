@@ -3,8 +3,11 @@
 
 mod expr;
 mod lint;
+pub(crate) mod resolved;
 mod rules;
 mod testing;
+
+pub use resolved::Resolved;
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -12,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::source::{Source, Span};
+use crate::source::{LineIndex, Source, Span};
 use crate::syntax::ast::{Field, Item, Module, Rule, TypeExpr};
 use crate::syntax::{self};
 use crate::types::{Base, Ty};
@@ -27,12 +30,20 @@ pub struct Checked {
     pub symbols: Symbols,
     /// Errors and warnings, in source order.
     pub diagnostics: Diagnostics,
+    /// The program with every name resolved, when it has no errors.
+    resolved: Option<Resolved>,
 }
 
 impl Checked {
     /// True when the program has no errors (warnings allowed).
     pub fn is_ok(&self) -> bool {
         self.diagnostics.errors() == 0
+    }
+
+    /// The resolved program, which the compiler takes: `Some` exactly when
+    /// the program has no errors (warnings allowed).
+    pub fn resolved(&self) -> Option<&Resolved> {
+        self.resolved.as_ref().filter(|_| self.is_ok())
     }
 }
 
@@ -137,15 +148,32 @@ pub fn check(sources: &[Source]) -> Checked {
         modules.push(parsed.module);
     }
     let mut symbols = Symbols::default();
+    let lines: Vec<LineIndex> = sources.iter().map(|s| LineIndex::new(&s.text)).collect();
     if !broken {
-        let mut checker = Checker::new(&mut symbols);
+        let mut checker = Checker::new(&mut symbols, &lines);
         checker.program(&mut modules);
         diagnostics.append(&mut checker.diagnostics);
     }
+    let errors = diagnostics
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error);
+    let resolved = if errors {
+        None
+    } else {
+        match resolved::resolve(&modules, &symbols, sources) {
+            Ok(resolved) => Some(resolved),
+            Err(internal) => {
+                tracing::error!(message = %internal.message, "the checker missed an error");
+                diagnostics.push(internal);
+                None
+            }
+        }
+    };
     Checked {
         modules,
         symbols,
         diagnostics: Diagnostics::from_vec(diagnostics),
+        resolved,
     }
 }
 
@@ -231,6 +259,8 @@ const BUILTIN_TYPES: [&str; 7] = [
 
 pub(crate) struct Checker<'s> {
     symbols: &'s mut Symbols,
+    /// Each source's lines, for the names of unnamed rules (`L<line>`).
+    lines: &'s [LineIndex],
     enum_names: Vec<String>,
     diagnostics: Vec<Diagnostic>,
     used_signals: HashSet<String>,
@@ -244,9 +274,10 @@ pub(crate) struct Checker<'s> {
 }
 
 impl<'s> Checker<'s> {
-    fn new(symbols: &'s mut Symbols) -> Checker<'s> {
+    fn new(symbols: &'s mut Symbols, lines: &'s [LineIndex]) -> Checker<'s> {
         Checker {
             symbols,
+            lines,
             enum_names: Vec::new(),
             diagnostics: Vec::new(),
             used_signals: HashSet::new(),
@@ -466,7 +497,7 @@ impl<'s> Checker<'s> {
     /// Pass 3: action conditions, journeys and rules.
     fn check_bodies(&mut self, modules: &mut [Module]) {
         self.count_rules(modules, MAX_RULES);
-        let mut top_rules: IndexMap<String, Span> = IndexMap::new();
+        let mut top_rules: IndexMap<String, (Span, bool)> = IndexMap::new();
         let mut moves = Vec::new();
         let mut tests = Vec::new();
         for item in modules.iter_mut().flat_map(|m| &mut m.items) {
@@ -482,12 +513,7 @@ impl<'s> Checker<'s> {
                 }
                 Item::Test(t) => tests.push(t),
                 Item::Rule(r) => {
-                    if let Some(name) = &r.name {
-                        let first = top_rules.get(&name.name).copied();
-                        if self.declare("rule", first, &name.name, name.span) {
-                            top_rules.insert(name.name.clone(), name.span);
-                        }
-                    }
+                    self.rule_name(r, &mut top_rules);
                     self.rule(r, None);
                 }
                 _ => {}
@@ -528,6 +554,33 @@ impl Checker<'_> {
                 return;
             }
             count += rules.len();
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// Declares a rule's name among the rules of its journey (or the
+    /// top-level rules), reporting a collision: an unnamed rule is called
+    /// `L<line>` after the line of its `when`, and that name is unique too,
+    /// because state files and metrics know rules by name.
+    fn rule_name(&mut self, rule: &Rule, names: &mut IndexMap<String, (Span, bool)>) {
+        let (name, span, named) = match &rule.name {
+            Some(n) => (n.name.clone(), n.span, true),
+            None => (resolved::line_name(rule.when, self.lines), rule.when, false),
+        };
+        match names.get(&name).copied() {
+            None => {
+                names.insert(name, (span, named));
+            }
+            Some((first, first_named)) => {
+                let mut d = duplicate("rule", &name, span, first);
+                if !(named && first_named) {
+                    d = d.help(
+                        "an unnamed rule is called `L<line>` after the line of its `when`: name one of the two with `rule NAME:`",
+                    );
+                }
+                self.report(d);
+            }
         }
     }
 }
@@ -599,7 +652,7 @@ mod tests {
             (4, None),
         ] {
             let mut symbols = Symbols::default();
-            let mut checker = Checker::new(&mut symbols);
+            let mut checker = Checker::new(&mut symbols, &[]);
             checker.count_rules(modules, max);
             let found: Vec<_> = checker
                 .diagnostics

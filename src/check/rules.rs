@@ -3,6 +3,7 @@
 use indexmap::IndexMap;
 
 use super::expr::Scope;
+use super::lint::{JourneyMoves, Move};
 use super::{Checker, JourneyInfo, MAX_LISTED_NAMES};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
@@ -10,32 +11,6 @@ use crate::syntax::ast::{Action, Call, Duration, Filtered, Ident, Journey, Rule,
 
 /// The most goals a journey may have (the engine keeps a bit per goal).
 pub const MAX_GOALS: usize = 64;
-
-/// A `move to` of a journey rule, kept for the journey-wide warnings.
-pub(super) struct Move {
-    /// Rule order within the journey.
-    pub rule: usize,
-    /// The rule's priority.
-    pub priority: i64,
-    /// The signal whose event fires the rule (`None` for timers).
-    pub signal: Option<String>,
-    /// `at` filter, sorted (empty: any).
-    pub at: Vec<String>,
-    /// `via` filter, sorted (empty: any).
-    pub via: Vec<String>,
-    /// The stages the rule fires in (`None`: any, or outside).
-    pub from: Option<Vec<usize>>,
-    /// The target stage.
-    pub to: usize,
-    /// The target's name in the `move to`.
-    pub span: Span,
-}
-
-/// What the journey-wide warnings need to know of one journey.
-pub(super) struct JourneyMoves {
-    pub journey: String,
-    pub moves: Vec<Move>,
-}
 
 /// What a rule sees while its actions are checked.
 struct RuleContext<'a> {
@@ -74,14 +49,9 @@ impl Checker<'_> {
                 .help("measure the other conversions in another journey"),
             );
         }
-        let mut names: IndexMap<String, Span> = IndexMap::new();
+        let mut names: IndexMap<String, (Span, bool)> = IndexMap::new();
         for (index, rule) in j.rules.iter_mut().enumerate() {
-            if let Some(name) = &rule.name {
-                let first = names.get(&name.name).copied();
-                if self.declare("rule", first, &name.name, name.span) {
-                    names.insert(name.name.clone(), name.span);
-                }
-            }
+            self.rule_name(rule, &mut names);
             let moves = self.rule(rule, Some((&j.name.name, &info)));
             out.moves.extend(moves.into_iter().map(|mut m| {
                 m.rule = index;

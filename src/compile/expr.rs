@@ -1,28 +1,11 @@
 //! Compiled expressions: names resolved to slots, evaluated without
 //! allocating.
 
-use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Root, UnaryOp};
-use crate::types::Base;
+use crate::ids::{ChannelId, PlaceId};
+use crate::syntax::ast::BinaryOp;
 use crate::value::Value;
 
-use super::Names;
-
-/// An expression with every name resolved to an index.
-#[derive(Debug, Clone)]
-pub(crate) enum CExpr {
-    Const(Value),
-    List(Vec<CExpr>),
-    EventField(usize),
-    EventAt,
-    EventVia,
-    EventTime,
-    CustomerField(usize),
-    HasEvent(usize),
-    HasCustomer(usize),
-    Not(Box<CExpr>),
-    Neg(Box<CExpr>),
-    Binary(BinaryOp, Box<CExpr>, Box<CExpr>),
-}
+use super::CExpr;
 
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +17,8 @@ pub(crate) enum EvalError {
 /// What an expression reads: the event (if any) and the profile.
 pub(crate) struct Scope<'a> {
     pub data: &'a [Option<Value>],
-    pub at: Option<u32>,
-    pub via: Option<u32>,
+    pub at: Option<PlaceId>,
+    pub via: Option<ChannelId>,
     /// Now: the event's time, or the timer's deadline.
     pub time: i64,
     /// What `event.time` reads: the time of the event the rule reads.
@@ -72,6 +55,11 @@ pub(crate) enum Val<'a> {
 }
 
 impl<'a> Val<'a> {
+    /// A place, channel or enum value by its position.
+    fn symbol(index: usize) -> Val<'a> {
+        Val::Symbol(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
     fn of(v: &'a Option<Value>) -> Val<'a> {
         match v {
             None => Val::Absent,
@@ -114,61 +102,6 @@ impl<'a> Val<'a> {
 }
 
 impl CExpr {
-    /// Compiles a checked expression.
-    pub(crate) fn compile(e: &Expr, names: &Names, signal: Option<usize>) -> CExpr {
-        match &e.kind {
-            ExprKind::Int(i) => CExpr::Const(if e.ty.base == Base::Float {
-                Value::Float(*i as f64)
-            } else {
-                Value::Int(*i)
-            }),
-            ExprKind::Float(f) => CExpr::Const(Value::Float(*f)),
-            ExprKind::Text(t) => CExpr::Const(Value::Text(t.clone())),
-            ExprKind::Bool(b) => CExpr::Const(Value::Bool(*b)),
-            ExprKind::Duration(ms) => CExpr::Const(Value::Duration(*ms as i64)),
-            ExprKind::List(items) => {
-                let items: Vec<CExpr> = items
-                    .iter()
-                    .map(|i| CExpr::compile(i, names, signal))
-                    .collect();
-                match items
-                    .iter()
-                    .map(|i| match i {
-                        CExpr::Const(v) => Some(v.clone()),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<Value>>>()
-                {
-                    Some(values) => CExpr::Const(Value::List(values)),
-                    None => CExpr::List(items),
-                }
-            }
-            ExprKind::Name(ident) => CExpr::Const(Value::Symbol(names.symbol(e.ty, &ident.name))),
-            ExprKind::Path(Root::Customer, f) => {
-                CExpr::CustomerField(names.customer_field(&f.name))
-            }
-            ExprKind::Path(Root::Event, f) => match f.name.as_str() {
-                "at" => CExpr::EventAt,
-                "via" => CExpr::EventVia,
-                "time" => CExpr::EventTime,
-                name => CExpr::EventField(names.signal_field(signal, name)),
-            },
-            ExprKind::Has(Root::Customer, f) => CExpr::HasCustomer(names.customer_field(&f.name)),
-            ExprKind::Has(Root::Event, f) => CExpr::HasEvent(names.signal_field(signal, &f.name)),
-            ExprKind::Unary(UnaryOp::Not, inner) => {
-                CExpr::Not(Box::new(CExpr::compile(inner, names, signal)))
-            }
-            ExprKind::Unary(UnaryOp::Neg, inner) => {
-                CExpr::Neg(Box::new(CExpr::compile(inner, names, signal)))
-            }
-            ExprKind::Binary(op, a, b) => CExpr::Binary(
-                *op,
-                Box::new(CExpr::compile(a, names, signal)),
-                Box::new(CExpr::compile(b, names, signal)),
-            ),
-        }
-    }
-
     /// True when the condition holds (absent values and errors aside).
     pub(crate) fn holds(&self, scope: &Scope<'_>) -> Result<bool, EvalError> {
         Ok(matches!(self.eval(scope)?, Val::Bool(true)))
@@ -178,13 +111,15 @@ impl CExpr {
         Ok(match self {
             CExpr::Const(v) => Val::from_value(v),
             CExpr::List(items) => Val::Exprs(items),
-            CExpr::EventField(i) => scope.data.get(*i).map_or(Val::Absent, Val::of),
-            CExpr::EventAt => scope.at.map_or(Val::Absent, Val::Symbol),
-            CExpr::EventVia => scope.via.map_or(Val::Absent, Val::Symbol),
+            CExpr::EventField(f) => scope.data.get(f.index()).map_or(Val::Absent, Val::of),
+            CExpr::EventAt => scope.at.map_or(Val::Absent, |p| Val::symbol(p.index())),
+            CExpr::EventVia => scope.via.map_or(Val::Absent, |c| Val::symbol(c.index())),
             CExpr::EventTime => Val::Int(scope.event_time),
-            CExpr::CustomerField(i) => scope.profile.get(*i).map_or(Val::Absent, Val::of),
-            CExpr::HasEvent(i) => Val::Bool(scope.data.get(*i).is_some_and(Option::is_some)),
-            CExpr::HasCustomer(i) => Val::Bool(scope.profile.get(*i).is_some_and(Option::is_some)),
+            CExpr::CustomerField(f) => scope.profile.get(f.index()).map_or(Val::Absent, Val::of),
+            CExpr::HasEvent(f) => Val::Bool(scope.data.get(f.index()).is_some_and(Option::is_some)),
+            CExpr::HasCustomer(f) => {
+                Val::Bool(scope.profile.get(f.index()).is_some_and(Option::is_some))
+            }
             // An absent bool counts as false, as under `and` and `or`.
             CExpr::Not(inner) => Val::Bool(!matches!(inner.eval(scope)?, Val::Bool(true))),
             CExpr::Neg(inner) => match inner.eval(scope)? {

@@ -7,53 +7,48 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::expr::CExpr;
-use super::{FieldDef, RuleDef, RuleInfo, TriggerDef};
+use super::{CExpr, FieldDef, RuleDef, RuleInfo, TriggerDef};
+use crate::ids::{ActionId, FieldId, JourneyId, PlaceId, RuleId, StageId, Table};
 use crate::syntax::ast::BinaryOp;
 use crate::types::Base;
 use crate::value::Value;
 
-/// Any stage or any place: the wildcard of a key part.
-pub(crate) const ANY: u32 = u32::MAX;
-
-/// Which list: stage (or [`ANY`]), place (or [`ANY`]), anchor value.
+/// Which list: stage (`None`: any), place (`None`: any), anchor value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
-    stage: u32,
-    place: u32,
+    stage: Option<StageId>,
+    place: Option<PlaceId>,
     /// The anchor value's key, when the rules require one.
     value: Option<u64>,
 }
-
-/// Set on a list entry whose rule's `where` is exactly the anchor, over a
-/// value compared exactly: finding the rule in that list proves the
-/// condition, so it is not evaluated again.
-const PROVEN: u32 = 1 << 31;
 
 /// A rule in a list, with what firing it needs when it only calls one
 /// action with constant arguments and its `where` is proven or absent: then
 /// the entry alone serves, without reading the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
-    rule: u32,
-    action: u32,
-    args: u32,
+    rule: RuleId,
+    /// The rule's `where` is exactly the anchor, over a value compared
+    /// exactly: finding the rule in that list proves the condition, so it
+    /// is not evaluated again.
+    proven: bool,
+    fast: Option<(ActionId, u32)>,
 }
 
 impl Entry {
-    /// The rule's number.
-    pub(crate) fn rule(self) -> usize {
-        (self.rule & !PROVEN) as usize
+    /// The rule.
+    pub(crate) fn rule(self) -> RuleId {
+        self.rule
     }
 
     /// True when the index proved the rule's `where`.
     pub(crate) fn proven(self) -> bool {
-        self.rule & PROVEN != 0
+        self.proven
     }
 
     /// The action and constant arguments of a rule served by its entry.
-    pub(crate) fn fast(self) -> Option<(u32, u32)> {
-        (self.action != u32::MAX).then_some((self.action, self.args))
+    pub(crate) fn fast(self) -> Option<(ActionId, u32)> {
+        self.fast
     }
 }
 
@@ -61,9 +56,9 @@ impl Entry {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bucket {
     /// The journey, or `None` for the top-level rules.
-    pub journey: Option<usize>,
+    pub journey: Option<JourneyId>,
     /// The event field whose value partitions the rules, if any.
-    anchor: Option<usize>,
+    anchor: Option<FieldId>,
     /// Whether any rule names a stage, a place, an anchor value.
     staged: bool,
     placed: bool,
@@ -111,7 +106,7 @@ impl List {
 }
 
 impl Bucket {
-    pub(crate) fn new(journey: Option<usize>) -> Bucket {
+    pub(crate) fn new(journey: Option<JourneyId>) -> Bucket {
         Bucket {
             journey,
             ..Bucket::default()
@@ -122,21 +117,21 @@ impl Bucket {
     /// `fields` are the signal's fields.
     pub(crate) fn build(
         &mut self,
-        rules: &[RuleDef],
-        info: &[RuleInfo],
-        ids: &[usize],
+        rules: &Table<RuleId, RuleDef>,
+        info: &Table<RuleId, RuleInfo>,
+        ids: &[RuleId],
         fields: &[FieldDef],
     ) {
         // Only fields whose values compare exactly can anchor (not floats:
         // `event.x == 1` holds for 1.0).
-        let exact = |f: usize| {
+        let exact = |f: FieldId| {
             fields
-                .get(f)
+                .get(f.index())
                 .is_some_and(|d| !d.ty.list && !matches!(d.ty.base, Base::Float | Base::Unknown))
         };
         let anchor_of = |rule: &RuleDef| anchor_of(rule).filter(|(f, _, _)| exact(*f));
         // The field anchored by the most rules partitions them.
-        let mut counts: HashMap<usize, usize> = HashMap::new();
+        let mut counts: HashMap<FieldId, usize> = HashMap::new();
         for &id in ids {
             if let Some((field, _, _)) = anchor_of(&rules[id]) {
                 *counts.entry(field).or_default() += 1;
@@ -148,13 +143,15 @@ impl Bucket {
             .map(|(f, _)| f);
         for &id in ids {
             let rule = &rules[id];
-            let stages: Vec<u32> = match &rule.stages {
-                None => vec![ANY],
-                Some(list) => list.clone(),
+            let stages: Vec<Option<StageId>> = match &rule.stages {
+                None => vec![None],
+                Some(list) => list.iter().copied().map(Some).collect(),
             };
-            let places: Vec<u32> = match &rule.trigger {
-                TriggerDef::Signal { event, .. } if !event.at.is_empty() => event.at.clone(),
-                _ => vec![ANY],
+            let places: Vec<Option<PlaceId>> = match &rule.trigger {
+                TriggerDef::Signal { event, .. } if !event.at.is_empty() => {
+                    event.at.iter().copied().map(Some).collect()
+                }
+                _ => vec![None],
             };
             let (anchors, proven): (Vec<Option<u64>>, bool) = match anchor_of(rule) {
                 Some((field, values, whole)) if Some(field) == self.anchor => {
@@ -167,15 +164,13 @@ impl Bucket {
                 }
                 _ => (vec![None], false),
             };
-            self.staged |= stages[0] != ANY;
-            self.placed |= places[0] != ANY;
+            self.staged |= stages[0].is_some();
+            self.placed |= places[0].is_some();
             self.anchored |= anchors[0].is_some();
-            let fast = (info[id].fast_action != u32::MAX && (proven || !info[id].has_where()))
-                .then_some((info[id].fast_action, info[id].fast_args));
             let entry = Entry {
-                rule: id as u32 | if proven { PROVEN } else { 0 },
-                action: fast.map_or(u32::MAX, |f| f.0),
-                args: fast.map_or(0, |f| f.1),
+                rule: id,
+                proven,
+                fast: info[id].fast.filter(|_| proven || !info[id].has_where()),
             };
             for &stage in &stages {
                 for &place in &places {
@@ -194,7 +189,7 @@ impl Bucket {
         }
         let exact_anchor = self.anchor.is_some_and(|f| {
             fields
-                .get(f)
+                .get(f.index())
                 .is_some_and(|d| !matches!(d.ty.base, Base::Text | Base::Float | Base::Unknown))
         });
         self.tabulate(exact_anchor);
@@ -206,7 +201,9 @@ impl Bucket {
         let small: Vec<Key> = self
             .lists
             .keys()
-            .filter(|k| k.stage == ANY && k.place == ANY && k.value.is_some_and(|v| v < LIMIT))
+            .filter(|k| {
+                k.stage.is_none() && k.place.is_none() && k.value.is_some_and(|v| v < LIMIT)
+            })
             .copied()
             .collect();
         if !exact || small.is_empty() {
@@ -230,29 +227,31 @@ impl Bucket {
     /// their `where` is already proven.
     pub(crate) fn visit(
         &self,
-        stage: Option<usize>,
-        place: Option<u32>,
+        stage: Option<StageId>,
+        place: Option<PlaceId>,
         data: &[Option<Value>],
         mut visit: impl FnMut(Entry),
     ) {
         let mut found: [&[Entry]; 8] = [&[]; 8];
         let mut n = 0;
-        let stage = stage.map(|s| s as u32).filter(|_| self.staged);
+        let stage = stage.filter(|_| self.staged);
         let place = place.filter(|_| self.placed);
         let value = self
             .anchor
             .filter(|_| self.anchored)
-            .and_then(|f| data.get(f))
+            .and_then(|f| data.get(f.index()))
             .and_then(Option::as_ref)
             .map(|v| value_key(v).0);
-        for stage in [Some(ANY), stage].into_iter().flatten() {
-            for place in [Some(ANY), place].into_iter().flatten() {
+        for stage in [Some(None), stage.map(Some)].into_iter().flatten() {
+            for place in [Some(None), place.map(Some)].into_iter().flatten() {
                 for value in [Some(None), value.map(Some)].into_iter().flatten() {
                     // Small values are in the direct table; the others
                     // (large, negative) stayed in the lists.
                     let list = match value {
                         Some(v)
-                            if stage == ANY && place == ANY && (v as usize) < self.direct.len() =>
+                            if stage.is_none()
+                                && place.is_none()
+                                && (v as usize) < self.direct.len() =>
                         {
                             self.direct.get(v as usize)
                         }
@@ -294,7 +293,7 @@ impl Bucket {
 /// The event field and values a rule's `where` requires, if it requires any:
 /// a conjunct `event.k == v` or `event.k in [v, …]` over exact values; and
 /// whether that conjunct is the whole condition.
-fn anchor_of(rule: &RuleDef) -> Option<(usize, Vec<Value>, bool)> {
+fn anchor_of(rule: &RuleDef) -> Option<(FieldId, Vec<Value>, bool)> {
     let c = rule.condition.as_ref()?;
     let mut found = None;
     conjuncts(c, &mut |e| {
@@ -316,7 +315,7 @@ fn conjuncts<'a>(e: &'a CExpr, f: &mut impl FnMut(&'a CExpr)) {
     }
 }
 
-fn anchor(e: &CExpr) -> Option<(usize, Vec<Value>)> {
+fn anchor(e: &CExpr) -> Option<(FieldId, Vec<Value>)> {
     let exact = |v: &Value| {
         matches!(
             v,

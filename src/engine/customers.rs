@@ -14,18 +14,31 @@ use hashbrown::HashTable;
 use smallvec::SmallVec;
 
 use crate::compile::{Program, TriggerDef};
+use crate::ids::{JourneyId, RuleId, StageId};
 use crate::value::Value;
 
-/// No slot, timer, cap or journey.
-const NIL: u32 = u32::MAX;
+/// A record of a pool: timers or cap windows, linked per customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Link(std::num::NonZeroU32);
+
+impl Link {
+    fn new(index: usize) -> Link {
+        let raw = u32::try_from(index).unwrap_or(u32::MAX - 1);
+        Link(std::num::NonZeroU32::MIN.saturating_add(raw))
+    }
+
+    fn index(self) -> usize {
+        (self.0.get() - 1) as usize
+    }
+}
 /// Slots are allocated a page at a time, so that growing never copies them.
 const PAGE: usize = 1024;
 
 /// A customer's place in one journey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct JourneyState {
-    pub journey: u32,
-    pub stage: u32,
+    pub journey: JourneyId,
+    pub stage: StageId,
     /// When the customer entered the journey (goals count from there).
     pub entered: i64,
     /// When the customer entered the stage.
@@ -34,19 +47,11 @@ pub(crate) struct JourneyState {
     pub converted: u64,
 }
 
-const NO_JOURNEY: JourneyState = JourneyState {
-    journey: NIL,
-    stage: 0,
-    entered: 0,
-    since: 0,
-    converted: 0,
-};
-
 /// A pending timer of one rule.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Timer {
-    pub rule: u32,
-    next: u32,
+    pub rule: RuleId,
+    next: Option<Link>,
     pub deadline: i64,
     /// For `no … after S2`: the `S2` event, which `event.FIELD` reads.
     pub event: Option<TimerEvent>,
@@ -56,17 +61,17 @@ pub(crate) struct Timer {
 #[derive(Debug, Clone)]
 pub(crate) struct TimerEvent {
     pub time: i64,
-    pub at: Option<u32>,
-    pub via: Option<u32>,
+    pub at: Option<crate::ids::PlaceId>,
+    pub via: Option<crate::ids::ChannelId>,
     /// Boxed, so that a signal without fields costs no allocation.
     pub data: Box<[Option<Value>]>,
 }
 
 /// The firing times of a rule with a `limit`, within its window.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Cap {
-    rule: u32,
-    next: u32,
+    rule: RuleId,
+    next: Option<Link>,
     times: SmallVec<[i64; 2]>,
 }
 
@@ -74,17 +79,18 @@ struct Cap {
 struct Slot {
     /// `None` for a free slot.
     id: Option<Arc<str>>,
-    first: JourneyState,
-    timers: u32,
-    caps: u32,
+    /// The first journey entered (kept inline: most customers are in one).
+    first: Option<JourneyState>,
+    timers: Option<Link>,
+    caps: Option<Link>,
     cold: Option<Box<Cold>>,
 }
 
 const FREE: Slot = Slot {
     id: None,
-    first: NO_JOURNEY,
-    timers: NIL,
-    caps: NIL,
+    first: None,
+    timers: None,
+    caps: None,
     cold: None,
 };
 
@@ -93,10 +99,10 @@ struct Cold {
     /// Journeys after the first, in the order entered.
     journeys: Vec<JourneyState>,
     /// Split rules that assigned this customer an arm, in that order.
-    exposures: Vec<u32>,
+    exposures: Vec<RuleId>,
     profile: Option<Box<[Option<Value>]>>,
     /// `S within D after S2` rules: when `S2` last happened.
-    memory: Vec<(u32, i64)>,
+    memory: Vec<(RuleId, i64)>,
 }
 
 impl Cold {
@@ -108,92 +114,108 @@ impl Cold {
     }
 }
 
-/// Records linked into per-customer lists, with a free list.
-#[derive(Debug, Clone, Default)]
+/// Records linked into per-customer lists, with a free list. A free
+/// record is `None` (which costs nothing: records hold a rule id).
+#[derive(Debug, Clone)]
 struct Pool<T> {
-    items: Vec<T>,
-    free: Vec<u32>,
+    items: Vec<Option<T>>,
+    free: Vec<Link>,
 }
 
-impl<T: Default> Pool<T> {
-    fn add(&mut self, item: T) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.items[i as usize] = item;
-                i
-            }
-            None => {
-                self.items.push(item);
-                (self.items.len() - 1) as u32
-            }
+impl<T> Default for Pool<T> {
+    fn default() -> Pool<T> {
+        Pool {
+            items: Vec::new(),
+            free: Vec::new(),
         }
-    }
-
-    fn take(&mut self, i: u32) -> T {
-        self.free.push(i);
-        std::mem::take(&mut self.items[i as usize])
     }
 }
 
 trait Linked {
-    fn next(&self) -> u32;
-    fn set_next(&mut self, next: u32);
+    fn next(&self) -> Option<Link>;
+    fn set_next(&mut self, next: Option<Link>);
 }
 
 impl Linked for Timer {
-    fn next(&self) -> u32 {
+    fn next(&self) -> Option<Link> {
         self.next
     }
-    fn set_next(&mut self, next: u32) {
+    fn set_next(&mut self, next: Option<Link>) {
         self.next = next;
     }
 }
 
 impl Linked for Cap {
-    fn next(&self) -> u32 {
+    fn next(&self) -> Option<Link> {
         self.next
     }
-    fn set_next(&mut self, next: u32) {
+    fn set_next(&mut self, next: Option<Link>) {
         self.next = next;
     }
 }
 
-impl<T: Linked + Default> Pool<T> {
-    fn iter(&self, head: u32) -> impl Iterator<Item = &T> {
+impl<T: Linked> Pool<T> {
+    fn add(&mut self, item: T) -> Link {
+        match self.free.pop() {
+            Some(at) => {
+                self.items[at.index()] = Some(item);
+                at
+            }
+            None => {
+                self.items.push(Some(item));
+                Link::new(self.items.len() - 1)
+            }
+        }
+    }
+
+    fn take(&mut self, at: Link) -> Option<T> {
+        let item = self.items.get_mut(at.index())?.take();
+        self.free.push(at);
+        item
+    }
+
+    fn get(&self, at: Link) -> Option<&T> {
+        self.items.get(at.index())?.as_ref()
+    }
+
+    fn get_mut(&mut self, at: Link) -> Option<&mut T> {
+        self.items.get_mut(at.index())?.as_mut()
+    }
+
+    fn iter(&self, head: Option<Link>) -> impl Iterator<Item = &T> {
         let mut at = head;
         std::iter::from_fn(move || {
-            let item = self.items.get(at as usize)?;
+            let item = self.get(at?)?;
             at = item.next();
             Some(item)
         })
     }
 
-    fn push(&mut self, head: &mut u32, mut item: T) {
+    fn push(&mut self, head: &mut Option<Link>, mut item: T) {
         item.set_next(*head);
-        *head = self.add(item);
+        *head = Some(self.add(item));
     }
 
-    /// Unlinks and returns the items of a list that `remove` selects.
-    fn remove_where(&mut self, head: &mut u32, mut remove: impl FnMut(&mut T) -> bool) -> usize {
-        let mut removed = 0;
-        let mut prev = NIL;
+    /// Unlinks and drops the items of a list that `remove` selects.
+    fn remove_where(&mut self, head: &mut Option<Link>, mut remove: impl FnMut(&mut T) -> bool) {
+        let mut prev: Option<Link> = None;
         let mut at = *head;
-        while at != NIL {
-            let next = self.items[at as usize].next();
-            if remove(&mut self.items[at as usize]) {
-                if prev == NIL {
-                    *head = next;
-                } else {
-                    self.items[prev as usize].set_next(next);
+        while let Some(here) = at {
+            let Some(item) = self.get_mut(here) else {
+                return;
+            };
+            let next = item.next();
+            if remove(item) {
+                match prev.and_then(|p| self.get_mut(p)) {
+                    Some(p) => p.set_next(next),
+                    None => *head = next,
                 }
-                self.take(at);
-                removed += 1;
+                self.take(here);
             } else {
-                prev = at;
+                prev = Some(here);
             }
             at = next;
         }
-        removed
     }
 }
 
@@ -399,23 +421,23 @@ impl<'a> View<'a> {
 
     /// The journeys the customer is in, in the order entered.
     pub fn journeys(&self) -> impl Iterator<Item = &'a JourneyState> {
-        let first = (self.slot.first.journey != NIL).then_some(&self.slot.first);
         let rest = self.slot.cold.as_ref().map_or(&[][..], |c| &c.journeys);
-        first.into_iter().chain(rest)
+        self.slot.first.iter().chain(rest)
     }
 
     /// The customer's stage in a journey.
-    pub fn stage(&self, journey: usize) -> Option<usize> {
-        let first = &self.slot.first;
-        if first.journey == journey as u32 {
-            return Some(first.stage as usize);
+    pub fn stage(&self, journey: JourneyId) -> Option<StageId> {
+        match &self.slot.first {
+            Some(first) if first.journey == journey => Some(first.stage),
+            None => None,
+            Some(_) => self
+                .journeys()
+                .find(|j| j.journey == journey)
+                .map(|j| j.stage),
         }
-        self.journeys()
-            .find(|j| j.journey == journey as u32)
-            .map(|j| j.stage as usize)
     }
 
-    pub fn exposures(&self) -> &'a [u32] {
+    pub fn exposures(&self) -> &'a [RuleId] {
         self.slot.cold.as_ref().map_or(&[], |c| &c.exposures)
     }
 
@@ -423,28 +445,25 @@ impl<'a> View<'a> {
         self.slot.cold.as_ref().and_then(|c| c.profile.as_deref())
     }
 
-    pub fn memory(&self) -> &'a [(u32, i64)] {
+    pub fn memory(&self) -> &'a [(RuleId, i64)] {
         self.slot.cold.as_ref().map_or(&[], |c| &c.memory)
     }
 
     /// When `S2` of a `within … after S2` rule last happened.
-    pub fn remembered(&self, rule: usize) -> Option<i64> {
-        self.memory()
-            .iter()
-            .find(|(r, _)| *r == rule as u32)
-            .map(|m| m.1)
+    pub fn remembered(&self, rule: RuleId) -> Option<i64> {
+        self.memory().iter().find(|(r, _)| *r == rule).map(|m| m.1)
     }
 
     /// A rule's firings after `since`.
-    pub fn cap_count(&self, rule: usize, since: i64) -> usize {
+    pub fn cap_count(&self, rule: RuleId, since: i64) -> usize {
         self.caps
             .iter(self.slot.caps)
-            .find(|c| c.rule == rule as u32)
+            .find(|c| c.rule == rule)
             .map_or(0, |c| c.times.iter().filter(|&&x| x > since).count())
     }
 
     /// Each capped rule with its firing times.
-    pub fn caps(&self) -> impl Iterator<Item = (u32, &'a [i64])> {
+    pub fn caps(&self) -> impl Iterator<Item = (RuleId, &'a [i64])> {
         self.caps
             .iter(self.slot.caps)
             .map(|c| (c.rule, &c.times[..]))
@@ -455,9 +474,9 @@ impl<'a> View<'a> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slot.first.journey == NIL
-            && self.slot.timers == NIL
-            && self.slot.caps == NIL
+        self.slot.first.is_none()
+            && self.slot.timers.is_none()
+            && self.slot.caps.is_none()
             && self.slot.cold.as_ref().is_none_or(|c| c.is_empty())
     }
 }
@@ -475,31 +494,33 @@ impl Customer<'_> {
         self.slot.cold.get_or_insert_with(Box::default)
     }
 
-    pub fn journey_mut(&mut self, journey: usize) -> Option<&mut JourneyState> {
-        if self.slot.first.journey == journey as u32 {
-            return Some(&mut self.slot.first);
+    pub fn journey_mut(&mut self, journey: JourneyId) -> Option<&mut JourneyState> {
+        match &mut self.slot.first {
+            Some(first) if first.journey == journey => Some(first),
+            None => None,
+            Some(_) => self
+                .slot
+                .cold
+                .as_mut()?
+                .journeys
+                .iter_mut()
+                .find(|j| j.journey == journey),
         }
-        self.slot
-            .cold
-            .as_mut()?
-            .journeys
-            .iter_mut()
-            .find(|j| j.journey == journey as u32)
     }
 
     /// Adds a journey the customer was not in.
     pub fn enter_journey(&mut self, state: JourneyState) {
-        if self.slot.first.journey == NIL {
-            self.slot.first = state;
+        if self.slot.first.is_none() {
+            self.slot.first = Some(state);
         } else {
             self.cold().journeys.push(state);
         }
     }
 
-    pub fn expose(&mut self, rule: usize) {
+    pub fn expose(&mut self, rule: RuleId) {
         let cold = self.cold();
-        if !cold.exposures.contains(&(rule as u32)) {
-            cold.exposures.push(rule as u32);
+        if !cold.exposures.contains(&rule) {
+            cold.exposures.push(rule);
         }
     }
 
@@ -510,21 +531,19 @@ impl Customer<'_> {
             .get_or_insert_with(|| defaults.to_vec().into_boxed_slice())
     }
 
-    pub fn remember(&mut self, rule: usize, time: i64) {
+    pub fn remember(&mut self, rule: RuleId, time: i64) {
         let memory = &mut self.cold().memory;
-        match memory.iter_mut().find(|(r, _)| *r == rule as u32) {
+        match memory.iter_mut().find(|(r, _)| *r == rule) {
             Some(m) => m.1 = time,
-            None => memory.push((rule as u32, time)),
+            None => memory.push((rule, time)),
         }
     }
 
     /// Records a firing of a rule with a `limit`.
-    pub fn add_firing(&mut self, rule: usize, time: i64) {
-        let head = self.slot.caps;
-        let mut at = head;
-        while at != NIL {
-            let cap = &mut self.caps.items[at as usize];
-            if cap.rule == rule as u32 {
+    pub fn add_firing(&mut self, rule: RuleId, time: i64) {
+        let mut at = self.slot.caps;
+        while let Some(cap) = at.and_then(|here| self.caps.get_mut(here)) {
+            if cap.rule == rule {
                 cap.times.push(time);
                 return;
             }
@@ -535,8 +554,8 @@ impl Customer<'_> {
         self.caps.push(
             &mut self.slot.caps,
             Cap {
-                rule: rule as u32,
-                next: NIL,
+                rule,
+                next: None,
                 times,
             },
         );
@@ -544,35 +563,32 @@ impl Customer<'_> {
 
     /// Drops cap windows and sequence memories that have run out by `t`.
     pub fn prune(&mut self, program: &Program, t: i64) {
-        if self.slot.caps != NIL {
+        if self.slot.caps.is_some() {
             self.caps.remove_where(&mut self.slot.caps, |cap| {
-                let per = program.rules[cap.rule as usize]
-                    .limit
-                    .map_or(0, |(_, per)| per);
+                let per = program.rules[cap.rule].limit.map_or(0, |(_, per)| per);
                 let since = t.saturating_sub(per);
                 cap.times.retain(|x| *x > since);
                 cap.times.is_empty()
             });
         }
         if let Some(cold) = &mut self.slot.cold {
-            cold.memory.retain(
-                |&(rule, when)| match &program.rules[rule as usize].trigger {
+            cold.memory
+                .retain(|&(rule, when)| match &program.rules[rule].trigger {
                     TriggerDef::Signal {
                         after: Some((within, _)),
                         ..
                     } => t.saturating_sub(when) <= *within,
                     _ => false,
-                },
-            );
+                });
         }
     }
 
-    pub fn add_timer(&mut self, rule: usize, deadline: i64, event: Option<TimerEvent>) {
+    pub fn add_timer(&mut self, rule: RuleId, deadline: i64, event: Option<TimerEvent>) {
         self.timers.push(
             &mut self.slot.timers,
             Timer {
-                rule: rule as u32,
-                next: NIL,
+                rule,
+                next: None,
                 deadline,
                 event,
             },
@@ -585,7 +601,7 @@ impl Customer<'_> {
         mut remove: impl FnMut(&Timer) -> bool,
         mut removed: impl FnMut(&Timer),
     ) {
-        if self.slot.timers == NIL {
+        if self.slot.timers.is_none() {
             return;
         }
         self.timers.remove_where(&mut self.slot.timers, |t| {
@@ -598,21 +614,20 @@ impl Customer<'_> {
     }
 
     /// Removes and returns the timer of a rule due at `deadline`.
-    pub fn take_timer(&mut self, rule: usize, deadline: i64) -> Option<Timer> {
-        let mut prev = NIL;
+    pub fn take_timer(&mut self, rule: RuleId, deadline: i64) -> Option<Timer> {
+        let mut prev: Option<Link> = None;
         let mut at = self.slot.timers;
-        while at != NIL {
-            let t = &self.timers.items[at as usize];
+        while let Some(here) = at {
+            let t = self.timers.get(here)?;
             let next = t.next;
-            if t.rule == rule as u32 && t.deadline == deadline {
-                if prev == NIL {
-                    self.slot.timers = next;
-                } else {
-                    self.timers.items[prev as usize].next = next;
+            if t.rule == rule && t.deadline == deadline {
+                match prev.and_then(|p| self.timers.get_mut(p)) {
+                    Some(p) => p.next = next,
+                    None => self.slot.timers = next,
                 }
-                return Some(self.timers.take(at));
+                return self.timers.take(here);
             }
-            prev = at;
+            prev = Some(here);
             at = next;
         }
         None

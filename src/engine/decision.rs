@@ -4,39 +4,11 @@ use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
+pub use crate::value::Arg;
+
+use crate::ids::{ActionId, ArmId, RuleId};
+
 use crate::compile::{MoveArgs, Program};
-
-/// The value of a decision's argument.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Arg {
-    /// An absent optional value (`null`).
-    Null,
-    /// An `int`.
-    Int(i64),
-    /// A `float`.
-    Float(f64),
-    /// A `bool`.
-    Bool(bool),
-    /// A `duration` in milliseconds.
-    Duration(i64),
-    /// A `text`, or the name of an enum value, place, channel or stage.
-    Text(Arc<str>),
-    /// A list.
-    List(Vec<Arg>),
-}
-
-impl Serialize for Arg {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Arg::Null => s.serialize_none(),
-            Arg::Int(i) | Arg::Duration(i) => s.serialize_i64(*i),
-            Arg::Float(f) => s.serialize_f64(*f),
-            Arg::Bool(b) => s.serialize_bool(*b),
-            Arg::Text(t) => s.serialize_str(t),
-            Arg::List(items) => items.serialize(s),
-        }
-    }
-}
 
 /// Arguments of a decision: the program's own when they are constant (no
 /// allocation, no reference count to touch), or computed.
@@ -54,11 +26,11 @@ pub struct Decision {
     pub(crate) time: i64,
     pub(crate) customer: Arc<str>,
     pub(crate) program: Arc<Program>,
-    pub(crate) rule: u32,
+    pub(crate) rule: RuleId,
     /// The action, or `None` for a move.
-    pub(crate) action: Option<u32>,
+    pub(crate) action: Option<ActionId>,
     pub(crate) args: Args,
-    pub(crate) arm: Option<u16>,
+    pub(crate) arm: Option<ArmId>,
 }
 
 impl Decision {
@@ -74,19 +46,19 @@ impl Decision {
 
     /// The journey, or `None` for a top-level rule.
     pub fn journey(&self) -> Option<&str> {
-        let rule = &self.program.rules[self.rule as usize];
+        let rule = &self.program.rules[self.rule];
         rule.journey.map(|j| &*self.program.journeys[j].name)
     }
 
     /// The rule that decided.
     pub fn rule(&self) -> &str {
-        &self.program.rules[self.rule as usize].name
+        &self.program.rules[self.rule].name
     }
 
     /// The action's name, or `move`.
     pub fn action(&self) -> &str {
         match self.action {
-            Some(a) => &self.program.actions[a as usize].name,
+            Some(a) => &self.program.actions[a].name,
             None => &self.program.words.move_,
         }
     }
@@ -106,9 +78,9 @@ impl Decision {
 
     /// The split arm the decision was made in.
     pub fn arm(&self) -> Option<&str> {
-        let rule = &self.program.rules[self.rule as usize];
+        let rule = &self.program.rules[self.rule];
         self.arm
-            .and_then(|a| rule.arms.get(a as usize))
+            .and_then(|a| rule.arms.get(a.index()))
             .map(|a| &**a)
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use crate::compile::{FieldDef, Names, Program};
+use crate::ids::{ChannelId, FieldId, PlaceId, SignalId};
 use crate::types::{Base, Ty};
 use crate::value::Value;
 
@@ -53,12 +54,12 @@ pub enum EventError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub(crate) customer: Arc<str>,
-    pub(crate) signal: usize,
+    pub(crate) signal: SignalId,
     pub(crate) time: i64,
-    pub(crate) at: Option<u32>,
-    pub(crate) via: Option<u32>,
+    pub(crate) at: Option<PlaceId>,
+    pub(crate) via: Option<ChannelId>,
     pub(crate) data: Vec<Option<Value>>,
-    pub(crate) profile: Vec<(usize, Option<Value>)>,
+    pub(crate) profile: Vec<(FieldId, Option<Value>)>,
 }
 
 impl Event {
@@ -265,7 +266,7 @@ impl<'p> EventBuilder<'p> {
     pub fn field(mut self, name: &str, value: Value) -> Result<Self, EventError> {
         let (i, def) = self.data_field(name)?;
         let value = check_type(def, value, &self.program.names)?;
-        self.event.data[i] = Some(value);
+        self.event.data[i.index()] = Some(value);
         Ok(self)
     }
 
@@ -281,13 +282,14 @@ impl<'p> EventBuilder<'p> {
         Ok(self)
     }
 
-    fn data_field(&self, name: &str) -> Result<(usize, &'p FieldDef), EventError> {
+    fn data_field(&self, name: &str) -> Result<(FieldId, &'p FieldDef), EventError> {
         let signal = &self.program.names.signals[self.event.signal];
         signal
             .fields
             .iter()
             .enumerate()
             .find(|(_, f)| &*f.name == name)
+            .map(|(i, f)| (FieldId::new(i), f))
             .ok_or_else(|| EventError::UnknownField {
                 signal: signal.name.to_string(),
                 field: name.to_string(),
@@ -296,7 +298,7 @@ impl<'p> EventBuilder<'p> {
 
     fn json_field(mut self, name: &str, json: &Json) -> Result<Self, EventError> {
         let (i, def) = self.data_field(name)?;
-        self.event.data[i] = if json.is_null() {
+        self.event.data[i.index()] = if json.is_null() {
             None
         } else {
             Some(from_json(def, json, &self.program.names)?)
@@ -333,13 +335,14 @@ impl<'p> EventBuilder<'p> {
 fn profile_field<'p>(
     program: &'p Program,
     name: &str,
-) -> Result<(usize, &'p FieldDef), EventError> {
+) -> Result<(FieldId, &'p FieldDef), EventError> {
     program
         .names
         .customer
         .iter()
         .enumerate()
         .find(|(_, f)| &*f.name == name)
+        .map(|(i, f)| (FieldId::new(i), f))
         .ok_or_else(|| EventError::UnknownProfileField(name.to_string()))
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 use super::event::value_to_json;
 use super::{Decision, Engine, Event, EventError};
 use crate::compile::{Scope, Step, TriggerDef};
+use crate::ids::JourneyId;
 
 /// What happened to one rule triggered by the event's signal.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,13 +115,12 @@ impl Engine {
             .and_then(|v| v.profile())
             .map_or_else(|| p.default_profile.clone(), |x| x.to_vec());
         for (i, v) in &event.profile {
-            profile[*i] = v.clone();
+            profile[i.index()] = v.clone();
         }
-        let stage_of = |j: usize| view.and_then(|v| v.stage(j));
+        let stage_of = |j: JourneyId| view.and_then(|v| v.stage(j));
         let stages = p
             .journeys
-            .iter()
-            .enumerate()
+            .iter_ids()
             .map(|(j, def)| {
                 let stage = stage_of(j).map(|s| def.stages[s].to_string());
                 (def.name.to_string(), stage)
@@ -135,7 +135,7 @@ impl Engine {
             profile: &profile,
         };
         let mut rules = Vec::new();
-        for (id, rule) in p.rules.iter().enumerate() {
+        for (id, rule) in p.rules.iter_ids() {
             let TriggerDef::Signal {
                 event: filter,
                 after,
@@ -146,24 +146,27 @@ impl Engine {
             if filter.signal != event.signal {
                 continue;
             }
-            let list = |ids: &[u32], all: &[std::sync::Arc<str>]| -> Vec<String> {
-                ids.iter().map(|&i| all[i as usize].to_string()).collect()
-            };
-            let name = |i: Option<u32>, all: &[std::sync::Arc<str>]| {
-                i.map(|i| all[i as usize].to_string())
-            };
+            let named = |i: usize, all: &[std::sync::Arc<str>]| all[i].to_string();
             let verdict = if !filter.at.is_empty()
                 && !event.at.is_some_and(|a| filter.at.contains(&a))
             {
                 Verdict::WrongPlace {
-                    got: name(event.at, &names.places),
-                    wanted: list(&filter.at, &names.places),
+                    got: event.at.map(|p| named(p.index(), &names.places)),
+                    wanted: filter
+                        .at
+                        .iter()
+                        .map(|p| named(p.index(), &names.places))
+                        .collect(),
                 }
             } else if !filter.via.is_empty() && !event.via.is_some_and(|c| filter.via.contains(&c))
             {
                 Verdict::WrongChannel {
-                    got: name(event.via, &names.channels),
-                    wanted: list(&filter.via, &names.channels),
+                    got: event.via.map(|c| named(c.index(), &names.channels)),
+                    wanted: filter
+                        .via
+                        .iter()
+                        .map(|c| named(c.index(), &names.channels))
+                        .collect(),
                 }
             } else if let Some((within, earlier)) = after.as_ref().filter(|(within, _)| {
                 view.and_then(|v| v.remembered(id))
@@ -181,11 +184,7 @@ impl Engine {
                         .map(|(d, s)| d.stages[s].to_string()),
                     wanted: def
                         .zip(rule.stages.as_ref())
-                        .map(|(d, list)| {
-                            list.iter()
-                                .map(|&s| d.stages[s as usize].to_string())
-                                .collect()
-                        })
+                        .map(|(d, list)| list.iter().map(|&s| d.stages[s].to_string()).collect())
                         .unwrap_or_default(),
                 }
             } else {
@@ -203,12 +202,10 @@ impl Engine {
                 continue;
             };
             let rule = &p.rules[id];
-            let (a, b) = (&before.rules[id], &after.rules[id]);
+            let (a, b) = (&before.rules[id.index()], &after.rules[id.index()]);
             if b.fired > a.fired {
                 let moves = rule.steps.iter().any(|s| matches!(s, Step::Move { .. }));
-                let moved = decisions
-                    .iter()
-                    .any(|d| d.rule as usize == id && d.action.is_none());
+                let moved = decisions.iter().any(|d| d.rule == id && d.action.is_none());
                 c.verdict = Verdict::Fired {
                     decisions: b.decisions - a.decisions,
                     suppressed: b.suppressed - a.suppressed,

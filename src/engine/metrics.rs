@@ -3,6 +3,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::compile::Program;
+use crate::ids::{GoalId, JourneyId, RuleId, StageId};
 
 /// Counters of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,13 +33,13 @@ pub struct GoalCounts {
     pub by_stage: Vec<u64>,
     /// Conversions by split rule of the journey (the journey's split rules
     /// in rule order) and arm.
-    pub by_arm: Vec<(usize, Vec<u64>)>,
+    pub by_arm: Vec<(RuleId, Vec<u64>)>,
 }
 
 /// Every counter of an engine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metrics {
-    /// Per rule, in rule order.
+    /// Per rule, in rule order (indexed by [`RuleId::index`]).
     pub rules: Vec<RuleCounts>,
     /// Per journey, per stage: customers moved into it.
     pub stages: Vec<Vec<u64>>,
@@ -64,13 +65,11 @@ impl Metrics {
                 .collect(),
             goals: program
                 .journeys
-                .iter()
-                .enumerate()
+                .iter_ids()
                 .map(|(ji, j)| {
-                    let splits: Vec<(usize, Vec<u64>)> = program
+                    let splits: Vec<(RuleId, Vec<u64>)> = program
                         .rules
-                        .iter()
-                        .enumerate()
+                        .iter_ids()
                         .filter(|(_, r)| r.journey == Some(ji) && !r.arms.is_empty())
                         .map(|(i, r)| (i, vec![0; r.arms.len()]))
                         .collect();
@@ -122,17 +121,16 @@ impl Metrics {
     pub(crate) fn convert(
         &mut self,
         program: &Program,
-        journey: usize,
-        goal: usize,
-        stage: usize,
-        exposures: &[u32],
+        journey: JourneyId,
+        goal: GoalId,
+        stage: StageId,
+        exposures: &[RuleId],
         customer: &str,
     ) {
-        let counts = &mut self.goals[journey][goal];
+        let counts = &mut self.goals[journey.index()][goal.index()];
         counts.conversions += 1;
-        counts.by_stage[stage] += 1;
+        counts.by_stage[stage.index()] += 1;
         for &rule in exposures {
-            let rule = rule as usize;
             let def = &program.rules[rule];
             if def.journey != Some(journey) {
                 continue;
@@ -147,7 +145,7 @@ impl Metrics {
                         .iter()
                         .position(|a| a.low <= bucket && bucket < a.high)
                     {
-                        if let Some(count) = arms.get_mut(first + pos) {
+                        if let Some(count) = arms.get_mut(first.index() + pos) {
                             *count += 1;
                         }
                     }
@@ -188,18 +186,18 @@ impl Metrics {
         let journeys: Vec<Json> = program
             .journeys
             .iter()
-            .enumerate()
-            .map(|(ji, j)| {
+            .zip(self.stages.iter().zip(&self.goals))
+            .map(|(j, (stage_counts, goal_counts))| {
                 let stages: Map<String, Json> = j
                     .stages
                     .iter()
-                    .zip(&self.stages[ji])
+                    .zip(stage_counts)
                     .map(|(s, n)| (s.to_string(), json!(n)))
                     .collect();
                 let goals: Vec<Json> = j
                     .goals
                     .iter()
-                    .zip(&self.goals[ji])
+                    .zip(goal_counts)
                     .map(|(g, c)| {
                         let by_stage: Map<String, Json> = j
                             .stages

@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use crate::compile::index::Entry;
 use crate::compile::{CArg, CallArgs, Program, RuleDef, Scope, Step, TriggerDef};
-use crate::types::{Base, Ty};
-use crate::value::Value;
+use crate::ids::{ActionId, ArmId, JourneyId, RuleId, RuleOrder, StageId, Table};
 
 use customers::{Customer, Customers, JourneyState, TimerEvent, View};
 use decision::Args;
@@ -55,7 +54,7 @@ pub struct Engine {
     /// Counters, but for the two that every firing touches.
     metrics: Metrics,
     /// Per rule: fired, decisions — dense, as they are counted on the hot path.
-    hot: Vec<[u64; 2]>,
+    hot: Table<RuleId, [u64; 2]>,
     scratch: Scratch,
 }
 
@@ -65,35 +64,35 @@ struct Scratch {
     /// What the firing rules produced, before `requires`, `exclusive` and moves.
     outs: Vec<Out>,
     /// The moves made: journey, from, to.
-    moved: Vec<(usize, Option<usize>, usize)>,
+    moved: Vec<(JourneyId, Option<StageId>, StageId)>,
     /// Timers due at one instant, to fire in customer-id order.
     due: Vec<TimerKey>,
 }
 
 /// A timer in the queue: deadline, customer slot, rule declaration order.
 /// Timers due at the same instant fire by customer id, not slot.
-type TimerKey = (i64, u32, u32);
+type TimerKey = (i64, u32, RuleOrder);
 
 /// One output of a fired rule, before `requires`, `exclusive` and the
 /// one-move-per-journey rule are applied.
 #[derive(Debug, Clone)]
 enum Out {
     Fired {
-        rule: usize,
+        rule: RuleId,
         /// No limit and no split: nothing to record but the count.
         plain: bool,
     },
     Call {
-        rule: usize,
-        action: usize,
+        rule: RuleId,
+        action: ActionId,
         args: Args,
-        arm: Option<usize>,
+        arm: Option<ArmId>,
     },
     Move {
-        rule: usize,
-        journey: usize,
-        to: usize,
-        arm: Option<usize>,
+        rule: RuleId,
+        journey: JourneyId,
+        to: StageId,
+        arm: Option<ArmId>,
     },
     Dropped,
 }
@@ -102,7 +101,7 @@ impl Engine {
     /// A fresh engine with no customers and no clock.
     pub fn new(program: Arc<Program>) -> Engine {
         let metrics = Metrics::new(&program);
-        let hot = vec![[0; 2]; program.rules.len()];
+        let hot = vec![[0; 2]; program.rules.len()].into();
         Engine {
             hot,
             program,
@@ -151,7 +150,7 @@ impl Engine {
     /// The counters so far.
     pub fn metrics(&self) -> Metrics {
         let mut m = self.metrics.clone();
-        for (counts, [fired, decisions]) in m.rules.iter_mut().zip(&self.hot) {
+        for (counts, [fired, decisions]) in m.rules.iter_mut().zip(self.hot.iter()) {
             counts.fired = *fired;
             counts.decisions = *decisions;
         }
@@ -182,15 +181,16 @@ impl Engine {
             .signals
             .get(event.signal)
             .is_some_and(|s| s.fields.len() == event.data.len())
-            && event.profile.iter().all(|(i, _)| *i < names.customer.len())
-            && event.at.is_none_or(|p| (p as usize) < names.places.len())
             && event
-                .via
-                .is_none_or(|c| (c as usize) < names.channels.len());
+                .profile
+                .iter()
+                .all(|(i, _)| i.index() < names.customer.len())
+            && event.at.is_none_or(|p| p.index() < names.places.len())
+            && event.via.is_none_or(|c| c.index() < names.channels.len());
         if !fits {
             return Err(EventError::UnknownSignal(format!(
                 "#{} (the event was built for another program)",
-                event.signal
+                event.signal.index()
             )));
         }
         self.check_time(event.time)?;
@@ -215,7 +215,7 @@ impl Engine {
         if !event.profile.is_empty() {
             let profile = cust.profile_mut(&program.default_profile);
             for (i, v) in &event.profile {
-                profile[*i] = v.clone();
+                profile[i.index()] = v.clone();
             }
         }
         let t = event.time;
@@ -227,11 +227,12 @@ impl Engine {
             let Some(js) = cust.journey_mut(j) else {
                 continue;
             };
-            if js.converted & (1 << g) != 0 || t.saturating_sub(js.entered) > within {
+            let bit = 1u64 << g.index();
+            if js.converted & bit != 0 || t.saturating_sub(js.entered) > within {
                 continue;
             }
-            js.converted |= 1 << g;
-            let stage = js.stage as usize;
+            js.converted |= bit;
+            let stage = js.stage;
             let view = cust.view();
             metrics.convert(program, j, g, stage, view.exposures(), view.id());
         }
@@ -373,7 +374,7 @@ impl Engine {
             timers,
             ..
         } = self;
-        let Some(rule_id) = program.by_declaration.get(declared as usize).copied() else {
+        let Some(rule_id) = program.by_declaration.get(declared).copied() else {
             return;
         };
         let Some(id) = customers.id(slot).cloned() else {
@@ -436,7 +437,7 @@ struct Firing<'a> {
     cust: View<'a>,
     scope: &'a Scope<'a>,
     /// The customer's stage in the rule's journey, as the event found it.
-    stage: Option<usize>,
+    stage: Option<StageId>,
 }
 
 impl Firing<'_> {
@@ -451,7 +452,7 @@ impl Firing<'_> {
             });
             outs.push(Out::Call {
                 rule: rule_id,
-                action: action as usize,
+                action,
                 args: Args::Fixed(args),
                 arm: None,
             });
@@ -475,7 +476,7 @@ impl Firing<'_> {
     }
 
     /// Evaluates a rule whose trigger matched: stage, condition, cap, actions.
-    fn fire(&self, rule_id: usize, proven: bool, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+    fn fire(&self, rule_id: RuleId, proven: bool, metrics: &mut Metrics, outs: &mut Vec<Out>) {
         let rule = &self.program.rules[rule_id];
         if !rule.in_stage(self.stage) {
             return;
@@ -485,7 +486,7 @@ impl Firing<'_> {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(_) => {
-                    metrics.rules[rule_id].errors += 1;
+                    metrics.rules[rule_id.index()].errors += 1;
                     return;
                 }
             }
@@ -493,7 +494,7 @@ impl Firing<'_> {
         if let Some((count, per)) = rule.limit {
             let since = self.scope.time.saturating_sub(per);
             if self.cust.cap_count(rule_id, since) >= count {
-                metrics.rules[rule_id].capped += 1;
+                metrics.rules[rule_id.index()].capped += 1;
                 return;
             }
         }
@@ -515,7 +516,7 @@ impl Firing<'_> {
         .is_err()
         {
             outs.truncate(mark);
-            metrics.rules[rule_id].errors += 1;
+            metrics.rules[rule_id.index()].errors += 1;
         }
     }
 }
@@ -523,10 +524,10 @@ impl Firing<'_> {
 #[allow(clippy::too_many_arguments)]
 fn steps(
     program: &Program,
-    rule_id: usize,
+    rule_id: RuleId,
     rule: &RuleDef,
     list: &[Step],
-    arm: Option<usize>,
+    arm: Option<ArmId>,
     scope: &Scope<'_>,
     customer: &str,
     outs: &mut Vec<Out>,
@@ -553,7 +554,7 @@ fn steps(
                             let value = match arg {
                                 CArg::Const(a) => a.clone(),
                                 CArg::Expr(e, ty) => match e.eval(scope)?.to_value(scope)? {
-                                    Some(v) => to_arg(*ty, &v, &program.names),
+                                    Some(v) => program.names.arg(*ty, &v),
                                     None => Arg::Null,
                                 },
                             };
@@ -582,7 +583,7 @@ fn steps(
                         rule_id,
                         rule,
                         &chosen.steps,
-                        Some(first + i),
+                        Some(ArmId::new(first.index() + i)),
                         scope,
                         customer,
                         outs,
@@ -592,28 +593,6 @@ fn steps(
         }
     }
     Ok(())
-}
-
-/// A value as a decision argument of type `ty` (names for symbols).
-pub(crate) fn to_arg(ty: Ty, value: &Value, names: &crate::compile::Names) -> Arg {
-    match value {
-        Value::Int(i) if ty.base == Base::Float => Arg::Float(*i as f64),
-        Value::Int(i) => Arg::Int(*i),
-        Value::Float(f) => Arg::Float(*f),
-        Value::Bool(b) => Arg::Bool(*b),
-        Value::Duration(d) => Arg::Duration(*d),
-        Value::Text(t) => Arg::Text(Arc::from(t.as_str())),
-        Value::Symbol(s) => names
-            .names_of(ty)
-            .get(*s as usize)
-            .map_or(Arg::Null, |n| Arg::Text(Arc::clone(n))),
-        Value::List(items) => Arg::List(
-            items
-                .iter()
-                .map(|v| to_arg(ty.element(), v, names))
-                .collect(),
-        ),
-    }
 }
 
 /// The split bucket (0..100) of a customer for a rule: FNV-1a 64 of
@@ -643,7 +622,7 @@ fn resolve(
     t: i64,
     scratch: &mut Scratch,
     metrics: &mut Metrics,
-    hot: &mut [[u64; 2]],
+    hot: &mut Table<RuleId, [u64; 2]>,
     timers: &mut BTreeSet<TimerKey>,
     out: &mut Vec<Decision>,
 ) {
@@ -663,7 +642,7 @@ fn resolve(
                 exclusive |= def.exclusive;
                 if let Some(requires) = &def.requires {
                     if !requires.holds(&consent).unwrap_or(false) {
-                        metrics.rules[*rule].suppressed += 1;
+                        metrics.rules[rule.index()].suppressed += 1;
                         *o = Out::Dropped;
                     }
                 }
@@ -696,7 +675,7 @@ fn resolve(
                 if def.limited() {
                     cust.add_firing(*rule, t);
                 }
-                if let (Some(j), true) = (def.journey(), def.split()) {
+                if let (Some(j), true) = (def.journey, def.split()) {
                     if cust.view().stage(j).is_some() {
                         cust.expose(*rule);
                     }
@@ -709,7 +688,7 @@ fn resolve(
                 action,
                 args,
                 arm,
-            } => (*rule, Some(*action as u32), args.clone(), *arm),
+            } => (*rule, Some(*action), args.clone(), *arm),
             Out::Move {
                 rule,
                 journey,
@@ -723,34 +702,34 @@ fn resolve(
         };
         hot[rule][1] += 1;
         if let Some(a) = arm {
-            metrics.rules[rule].arms[a] += 1;
+            metrics.rules[rule.index()].arms[a.index()] += 1;
         }
         out.push(Decision {
             time: t,
             customer: Arc::clone(customer),
             program: Arc::clone(program),
-            rule: rule as u32,
+            rule,
             action,
             args,
-            arm: arm.map(|a| a as u16),
+            arm,
         });
     }
     // Apply the moves; restart the stay timers of the journeys that moved.
     for &(journey, _, to) in moved.iter() {
         match cust.journey_mut(journey) {
             Some(js) => {
-                js.stage = to as u32;
+                js.stage = to;
                 js.since = t;
             }
             None => cust.enter_journey(JourneyState {
-                journey: journey as u32,
-                stage: to as u32,
+                journey,
+                stage: to,
                 entered: t,
                 since: t,
                 converted: 0,
             }),
         }
-        metrics.stages[journey][to] += 1;
+        metrics.stages[journey.index()][to.index()] += 1;
         cancel_timers(
             cust,
             slot,
@@ -780,9 +759,9 @@ fn resolve(
 /// `exclusive`: of the calls of one exclusive action, only the one from the
 /// rule that comes first (priority, then declaration) survives.
 fn exclude(program: &Program, outs: &mut [Out], metrics: &mut Metrics) {
-    let key = |rule: usize| program.info[rule].rank;
-    for a in 0..program.actions.len() {
-        if !program.actions[a].exclusive {
+    let key = |rule: RuleId| program.info[rule].rank;
+    for (a, action) in program.actions.iter_ids() {
+        if !action.exclusive {
             continue;
         }
         let winner = outs
@@ -797,7 +776,7 @@ fn exclude(program: &Program, outs: &mut [Out], metrics: &mut Metrics) {
             for (i, o) in outs.iter_mut().enumerate() {
                 if let Out::Call { rule, action, .. } = o {
                     if *action == a && i != keep {
-                        metrics.rules[*rule].excluded += 1;
+                        metrics.rules[rule.index()].excluded += 1;
                         *o = Out::Dropped;
                     }
                 }
@@ -811,13 +790,13 @@ fn cancel_timers(
     cust: &mut Customer<'_>,
     slot: u32,
     timers: &mut BTreeSet<TimerKey>,
-    cancel: impl Fn(usize) -> bool,
+    cancel: impl Fn(RuleId) -> bool,
     program: &Program,
 ) {
     cust.remove_timers(
-        |timer| cancel(timer.rule as usize),
+        |timer| cancel(timer.rule),
         |timer| {
-            let declared = program.rules[timer.rule as usize].declared as u32;
+            let declared = program.rules[timer.rule].declared;
             timers.remove(&(timer.deadline, slot, declared));
         },
     );
@@ -826,12 +805,12 @@ fn cancel_timers(
 fn start_timer(
     cust: &mut Customer<'_>,
     slot: u32,
-    rule: usize,
+    rule: RuleId,
     deadline: i64,
     event: Option<TimerEvent>,
     program: &Program,
     timers: &mut BTreeSet<TimerKey>,
 ) {
     cust.add_timer(rule, deadline, event);
-    timers.insert((deadline, slot, program.rules[rule].declared as u32));
+    timers.insert((deadline, slot, program.rules[rule].declared));
 }

@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 use super::event::{value_from_json, value_to_json};
 use super::{Engine, JourneyState, Metrics, TimerEvent};
 use crate::compile::{Program, TriggerDef};
+use crate::ids::{ChannelId, FieldId, GoalId, JourneyId, PlaceId, RuleId, StageId};
 use crate::value::Value;
 
 const FORMAT: &str = "jrule-state";
@@ -337,8 +338,8 @@ impl Engine {
     /// Saves the whole state: clock, customers, timers and metrics.
     pub fn save(&self) -> State {
         let p = &*self.program;
-        let rule = |r: usize| p.rules[r].qualified.to_string();
-        let declared = |r: &u32| p.rules[*r as usize].declared;
+        let rule = |r: RuleId| p.rules[r].qualified.to_string();
+        let declared = |r: &RuleId| p.rules[*r].declared;
         let mut all: Vec<_> = self.customers.iter().collect();
         all.sort_by(|a, b| a.id().cmp(b.id()));
         let customers = all
@@ -369,22 +370,23 @@ impl Engine {
                     journeys: c
                         .journeys()
                         .map(|j| {
-                            let def = &p.journeys[j.journey as usize];
+                            let def = &p.journeys[j.journey];
                             JourneyEntry {
                                 journey: def.name.to_string(),
-                                stage: def.stages[j.stage as usize].to_string(),
+                                stage: def.stages[j.stage].to_string(),
                                 entered: j.entered,
                                 since: j.since,
-                                converted: (0..def.goals.len())
-                                    .filter(|g| j.converted & (1 << g) != 0)
+                                converted: def
+                                    .goals
+                                    .ids()
+                                    .filter(|g| j.converted & (1 << g.index()) != 0)
+                                    .map(GoalId::index)
                                     .collect(),
                                 exposures: c
                                     .exposures()
                                     .iter()
-                                    .filter(|&&r| {
-                                        p.rules[r as usize].journey == Some(j.journey as usize)
-                                    })
-                                    .map(|&r| rule(r as usize))
+                                    .filter(|&&r| p.rules[r].journey == Some(j.journey))
+                                    .map(|&r| rule(r))
                                     .collect(),
                             }
                         })
@@ -392,32 +394,34 @@ impl Engine {
                     memory: memory
                         .into_iter()
                         .map(|(r, time)| RuleTime {
-                            rule: rule(r as usize),
+                            rule: rule(r),
                             time,
                         })
                         .collect(),
                     caps: caps
                         .into_iter()
                         .map(|(r, times)| CapEntry {
-                            rule: rule(r as usize),
+                            rule: rule(r),
                             times: times.to_vec(),
                         })
                         .collect(),
                     timers: timers
                         .into_iter()
                         .map(|t| TimerEntry {
-                            rule: rule(t.rule as usize),
+                            rule: rule(t.rule),
                             deadline: t.deadline,
                             event: t.event.as_ref().map(|e| {
-                                let signal = match &p.rules[t.rule as usize].trigger {
-                                    TriggerDef::Absence { after, .. } => after.signal,
-                                    _ => 0,
+                                // Only the wait of a `no … after` keeps an event.
+                                let fields = match &p.rules[t.rule].trigger {
+                                    TriggerDef::Absence { after, .. } => {
+                                        &p.names.signals[after.signal].fields[..]
+                                    }
+                                    _ => &[],
                                 };
-                                let fields = &p.names.signals[signal].fields;
                                 StoredEvent {
                                     time: e.time,
-                                    at: e.at.map(|i| p.names.places[i as usize].to_string()),
-                                    via: e.via.map(|i| p.names.channels[i as usize].to_string()),
+                                    at: e.at.map(|i| p.names.places[i.index()].to_string()),
+                                    via: e.via.map(|i| p.names.channels[i.index()].to_string()),
                                     data: fields
                                         .iter()
                                         .zip(&e.data)
@@ -498,7 +502,7 @@ impl Engine {
                 let mut values = p.default_profile.clone();
                 for (name, json) in profile {
                     if let Some((i, value)) = keep(carry, profile_value(p, &at, name, json))? {
-                        values[i] = value;
+                        values[i.index()] = value;
                     }
                 }
                 cust.set_profile(values.into_boxed_slice());
@@ -521,7 +525,7 @@ impl Engine {
                     if let Some(g) =
                         keep(carry, goal_numbered(p, &at, journey, g, Unit::Conversions))?
                     {
-                        converted |= 1 << g;
+                        converted |= 1 << g.index();
                     }
                 }
                 for r in &j.exposures {
@@ -537,8 +541,8 @@ impl Engine {
                     cust.expose(rule);
                 }
                 cust.enter_journey(JourneyState {
-                    journey: journey as u32,
-                    stage: stage as u32,
+                    journey,
+                    stage,
                     entered: j.entered,
                     since: j.since,
                     converted,
@@ -584,7 +588,7 @@ impl Engine {
                 if let Some((rule, event)) = timer {
                     engine
                         .timers
-                        .insert((t.deadline, slot, p.rules[rule].declared as u32));
+                        .insert((t.deadline, slot, p.rules[rule].declared));
                     cust.add_timer(rule, t.deadline, event);
                 }
             }
@@ -636,28 +640,25 @@ fn keep<T>(carry: &mut Option<Carry>, item: Result<T, Gone>) -> Result<Option<T>
 // The state names what it holds; these find it in the program, or say what
 // is gone.
 
-fn journey_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<usize, Gone> {
-    p.journeys
-        .iter()
-        .position(|d| *d.name == *name)
-        .ok_or_else(|| {
-            gone(
-                format!("journey `{name}` is gone"),
-                unit,
-                format!("{at}: unknown journey `{name}`"),
-            )
-        })
+fn journey_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<JourneyId, Gone> {
+    p.journey(name).ok_or_else(|| {
+        gone(
+            format!("journey `{name}` is gone"),
+            unit,
+            format!("{at}: unknown journey `{name}`"),
+        )
+    })
 }
 
 fn stage_named(
     p: &Program,
     at: &str,
-    journey: usize,
+    journey: JourneyId,
     name: &str,
     unit: Unit,
-) -> Result<usize, Gone> {
+) -> Result<StageId, Gone> {
     let def = &p.journeys[journey];
-    def.stages.iter().position(|s| **s == *name).ok_or_else(|| {
+    def.stage(name).ok_or_else(|| {
         gone(
             format!("stage `{}.{name}` is gone", def.name),
             unit,
@@ -669,13 +670,13 @@ fn stage_named(
 fn goal_numbered(
     p: &Program,
     at: &str,
-    journey: usize,
+    journey: JourneyId,
     goal: usize,
     unit: Unit,
-) -> Result<usize, Gone> {
+) -> Result<GoalId, Gone> {
     let def = &p.journeys[journey];
     if goal < def.goals.len() {
-        return Ok(goal);
+        return Ok(GoalId::new(goal));
     }
     Err(gone(
         format!("goal {goal} of journey `{}` is gone", def.name),
@@ -684,7 +685,7 @@ fn goal_numbered(
     ))
 }
 
-fn rule_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<usize, Gone> {
+fn rule_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<RuleId, Gone> {
     p.rule_ids.get(name).copied().ok_or_else(|| {
         gone(
             format!("rule `{name}` is gone"),
@@ -695,14 +696,14 @@ fn rule_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<usize, Go
 }
 
 /// A journey entry's journey and stage.
-fn journey_stage(p: &Program, at: &str, j: &JourneyEntry) -> Result<(usize, usize), Gone> {
+fn journey_stage(p: &Program, at: &str, j: &JourneyEntry) -> Result<(JourneyId, StageId), Gone> {
     let journey = journey_named(p, at, &j.journey, Unit::Left(None))?;
     let left = Unit::Left(Some(Arc::clone(&p.journeys[journey].name)));
     Ok((journey, stage_named(p, at, journey, &j.stage, left)?))
 }
 
 /// A split rule that assigned the customer an arm.
-fn split_named(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
+fn split_named(p: &Program, at: &str, name: &str) -> Result<RuleId, Gone> {
     p.rule_ids.get(name).copied().ok_or_else(|| {
         gone(
             format!("split `{name}` is gone"),
@@ -718,7 +719,7 @@ fn profile_value(
     at: &str,
     name: &str,
     json: &Json,
-) -> Result<(usize, Option<Value>), Gone> {
+) -> Result<(FieldId, Option<Value>), Gone> {
     let field_gone = |what: &str, error: String| Gone {
         // An absent value loses nothing: not reported.
         lost: (!json.is_null()).then(|| (format!("profile field `{name}` {what}"), Unit::Profiles)),
@@ -739,15 +740,15 @@ fn profile_value(
                 format!("{at}.profile.{name}: a required field with a default cannot be null"),
             ));
         }
-        return Ok((i, None));
+        return Ok((FieldId::new(i), None));
     }
     let value = value_from_json(f.ty, json, &p.names)
         .ok_or_else(|| field_gone("changed type", format!("{at}.profile.{name}: wrong type")))?;
-    Ok((i, Some(value)))
+    Ok((FieldId::new(i), Some(value)))
 }
 
 /// The rule of a sequence memory: one with `within … after`.
-fn remembering_rule(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
+fn remembering_rule(p: &Program, at: &str, name: &str) -> Result<RuleId, Gone> {
     let rule = rule_named(p, at, name, Unit::Memories)?;
     match p.rules[rule].trigger {
         TriggerDef::Signal { after: Some(_), .. } => Ok(rule),
@@ -760,7 +761,7 @@ fn remembering_rule(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
 }
 
 /// The rule of a cap window: one with a `limit`.
-fn limited_rule(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
+fn limited_rule(p: &Program, at: &str, name: &str) -> Result<RuleId, Gone> {
     let rule = rule_named(p, at, name, Unit::CapWindows)?;
     if p.rules[rule].limit.is_some() {
         return Ok(rule);
@@ -773,7 +774,7 @@ fn limited_rule(p: &Program, at: &str, name: &str) -> Result<usize, Gone> {
 }
 
 /// A pending timer's rule, and the event an absence wait keeps.
-fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(usize, Option<TimerEvent>), Gone> {
+fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(RuleId, Option<TimerEvent>), Gone> {
     let rule = rule_named(p, at, &t.rule, Unit::Timers)?;
     let timer_gone =
         |what: String, error: String| gone(what, Unit::Timers, format!("{at}.timers: {error}"));
@@ -825,23 +826,20 @@ fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(usize, Option<TimerEv
     let find = |kind: &str, name: &Option<String>, list: &[Arc<str>]| {
         name.as_ref()
             .map(|n| {
-                list.iter()
-                    .position(|x| **x == **n)
-                    .map(|i| i as u32)
-                    .ok_or_else(|| {
-                        misfit(
-                            format!("{kind} `{n}`"),
-                            "is gone",
-                            format!("unknown place or channel `{n}`"),
-                        )
-                    })
+                list.iter().position(|x| **x == **n).ok_or_else(|| {
+                    misfit(
+                        format!("{kind} `{n}`"),
+                        "is gone",
+                        format!("unknown place or channel `{n}`"),
+                    )
+                })
             })
             .transpose()
     };
     let event = TimerEvent {
         time: e.time,
-        at: find("place", &e.at, &p.names.places)?,
-        via: find("channel", &e.via, &p.names.channels)?,
+        at: find("place", &e.at, &p.names.places)?.map(PlaceId::new),
+        via: find("channel", &e.via, &p.names.channels)?.map(ChannelId::new),
         data: data.into_boxed_slice(),
     };
     Ok((rule, Some(event)))
@@ -930,7 +928,7 @@ fn restore_metrics(
         let Some(i) = keep(carry, rule_named(p, "metrics", &r.rule, Unit::Metrics))? else {
             continue;
         };
-        let c = &mut m.rules[i];
+        let c = &mut m.rules[i.index()];
         [
             c.fired,
             c.capped,
@@ -967,7 +965,7 @@ fn restore_metrics(
         };
         for (stage, n) in &st.entered {
             if let Some(i) = keep(carry, stage_named(p, "metrics", j, stage, Unit::Metrics))? {
-                m.stages[j][i] = *n;
+                m.stages[j.index()][i.index()] = *n;
             }
         }
     }
@@ -982,7 +980,7 @@ fn restore_metrics(
         let Some(goal) = keep(carry, goal_numbered(p, "metrics", j, g.goal, Unit::Metrics))? else {
             continue;
         };
-        let counts = &mut m.goals[j][goal];
+        let counts = &mut m.goals[j.index()][goal.index()];
         let fits = g.by_stage.len() == counts.by_stage.len()
             && g.by_arm.len() == counts.by_arm.len()
             && (g.by_arm.iter().zip(&counts.by_arm)).all(|((_, a), (_, b))| a.len() == b.len());

@@ -219,8 +219,6 @@ struct Gen<'r> {
     journeys: Vec<JourneyG>,
     /// Rules named so far (names are `r0`, `r1`, …).
     named: usize,
-    /// Two top-level rules are called `L<line>` after the same line of two files.
-    names_collide: bool,
 }
 
 impl<'r> Gen<'r> {
@@ -236,7 +234,6 @@ impl<'r> Gen<'r> {
             actions: Vec::new(),
             journeys: Vec::new(),
             named: 0,
-            names_collide: false,
         }
     }
 
@@ -456,7 +453,6 @@ impl<'r> Gen<'r> {
         let file = |items: &[String]| format!("{}\n", items.join("\n\n"));
         let mut files = vec![file(&items[..cut])];
         if cut < n {
-            files.push(file(&items[cut..]));
             // The lines of the unnamed top-level rules (named `L<line>`) of each file.
             let lines = |items: &[String]| -> Vec<usize> {
                 let mut line = 1;
@@ -469,8 +465,13 @@ impl<'r> Gen<'r> {
                 }
                 out
             };
+            // Rule names are unique: the second file starts with as many
+            // blank lines as it takes for its unnamed rules' lines to differ.
             let (a, b) = (lines(&items[..cut]), lines(&items[cut..]));
-            self.names_collide = a.iter().any(|l| b.contains(l));
+            let shift = (0..)
+                .find(|k| !b.iter().any(|l| a.contains(&(l + k))))
+                .unwrap_or(0);
+            files.push(format!("{}{}", "\n".repeat(shift), file(&items[cut..])));
         }
         files
     }
@@ -1098,13 +1099,7 @@ impl<'r> Gen<'r> {
         // was never set is saved as `null`, and `Engine::restore` refuses
         // that state ("a required field cannot be null"). No save/restore
         // for such programs until it is fixed.
-        // KNOWN ENGINE BUG: two rules may have one name (unnamed rules on
-        // the same line of two files, or `rule L4:` and an unnamed rule on
-        // line 4); the state names rules by name, so a restore fails or
-        // gives one rule's caps, timers and counts to the other. No
-        // save/restore for such programs until names are made unique.
-        let restorable = !self.names_collide
-            && (self.customer.iter().zip(&self.defaults)).all(|(f, d)| f.optional || d.is_some());
+        let restorable = (self.customer.iter().zip(&self.defaults)).all(|(f, d)| f.optional || d.is_some());
         for _ in 0..5 + self.rng.below(40) {
             match self.rng.below(100) {
                 0..=3 if restorable => steps.push(Step::Restore),
