@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::source::{LineIndex, Source, Span};
 
+mod render;
+
 /// How bad a diagnostic is. Errors stop compilation; warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -11,7 +11,7 @@ pub mod types;
 
 pub use check::{check, Checked};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
-pub use source::{Source, Span};
+pub use source::{Source, SourceError, Span};
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -1,6 +1,7 @@
 //! Source files and positions in them.
 
 use std::fmt;
+use std::path::Path;
 
 /// The largest source file accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
@@ -54,10 +55,115 @@ impl Source {
             .join(" ")
     }
 
+    /// Reads a source file; its name is the path as given. Bytes that are
+    /// not UTF-8 are replaced (see [`Source::from_bytes`]); a file larger
+    /// than [`MAX_SOURCE_BYTES`] is read one byte past the limit, so that
+    /// checking it reports the limit without reading it all.
+    pub fn read(path: impl AsRef<Path>) -> Result<Source, SourceError> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let fail = |error: std::io::Error| SourceError::new(name.clone(), error);
+        let file = std::fs::File::open(path).map_err(fail)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_SOURCE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(fail)?;
+        Ok(Source::from_bytes(name, bytes))
+    }
+
+    /// Reads the files of a program, in order; stops at the first that
+    /// cannot be read.
+    pub fn read_all<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Source>, SourceError> {
+        paths.iter().map(Source::read).collect()
+    }
+
     /// The 1-based line and character column of a byte offset. For many
     /// lookups in one file, build a [`LineIndex`] once.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         LineIndex::new(&self.text).line_col(&self.text, offset)
+    }
+}
+
+/// A source file that cannot be read. Its message names the file as given:
+/// ``cannot read `hotel.jr`: no such file``.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The file does not exist.
+    NotFound {
+        /// The path as given.
+        name: String,
+    },
+    /// The file may not be read.
+    PermissionDenied {
+        /// The path as given.
+        name: String,
+    },
+    /// The path names a directory.
+    IsADirectory {
+        /// The path as given.
+        name: String,
+    },
+    /// Any other failure to read it.
+    Io {
+        /// The path as given.
+        name: String,
+        /// What the system said.
+        error: std::io::Error,
+    },
+}
+
+impl SourceError {
+    fn new(name: String, error: std::io::Error) -> SourceError {
+        match error.kind() {
+            std::io::ErrorKind::NotFound => SourceError::NotFound { name },
+            std::io::ErrorKind::PermissionDenied => SourceError::PermissionDenied { name },
+            std::io::ErrorKind::IsADirectory => SourceError::IsADirectory { name },
+            _ => SourceError::Io { name, error },
+        }
+    }
+
+    /// The path of the file, as given.
+    pub fn name(&self) -> &str {
+        match self {
+            SourceError::NotFound { name }
+            | SourceError::PermissionDenied { name }
+            | SourceError::IsADirectory { name }
+            | SourceError::Io { name, .. } => name,
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot read `{}`: ", self.name())?;
+        match self {
+            SourceError::NotFound { .. } => f.write_str("no such file"),
+            SourceError::PermissionDenied { .. } => f.write_str("permission denied"),
+            SourceError::IsADirectory { .. } => f.write_str("it is a directory"),
+            SourceError::Io { error, .. } => f.write_str(&io_reason(error)),
+        }
+    }
+}
+
+/// Why a file could not be read or written, in the words of the messages
+/// above (`no such file`, `permission denied`, …).
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SourceError::Io { error, .. } => Some(error),
+            _ => None,
+        }
     }
 }
 
@@ -128,7 +234,7 @@ impl LineIndex {
     }
 }
 
-fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+pub(crate) fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     while !text.is_char_boundary(offset) {
         offset -= 1;
     }
@@ -137,9 +243,10 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 
 /// A byte range in one file of a program.
 ///
-/// Spans compare equal to each other whatever they cover, so syntax trees
-/// that differ only in layout compare equal.
-#[derive(Clone, Copy, Default)]
+/// Two spans are equal when they cover the same bytes of the same file. To
+/// compare syntax trees whatever their layout, compare
+/// [`Module::without_spans`](crate::syntax::ast::Module::without_spans).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Span {
     /// Index of the file in the program's sources.
     pub file: u32,
@@ -172,15 +279,9 @@ impl Span {
         self.start as usize..self.end as usize
     }
 
-    /// Orders spans by file, then position (spans are otherwise all equal).
+    /// Orders spans by file, then position.
     pub fn key(self) -> (u32, u32, u32) {
         (self.file, self.start, self.end)
-    }
-}
-
-impl PartialEq for Span {
-    fn eq(&self, _: &Span) -> bool {
-        true
     }
 }
 

@@ -81,9 +81,12 @@ fn each_spec_example_checks_clean() {
         assert_eq!(status(&human), 0, "{example}:\n{}", stderr(&human));
         assert_eq!(
             stderr(&human),
-            "",
-            "{example}: a clean program prints nothing"
+            "checked 1 file: 0 errors, 0 warnings\n",
+            "{example}: a clean program prints only the summary"
         );
+        let quiet = jrule(&["check", "--quiet", example]);
+        assert_eq!(status(&quiet), 0, "{example}");
+        assert_eq!(stderr(&quiet), "", "{example}: --quiet prints nothing");
         assert_eq!(
             stdout(&human),
             "",
@@ -126,7 +129,11 @@ fn two_file_program_checks_clean_in_either_order() {
 
         let human = jrule(&["check", files[0], files[1]]);
         assert_eq!(status(&human), 0, "{files:?}");
-        assert_eq!(stderr(&human), "", "{files:?}");
+        assert_eq!(
+            stderr(&human),
+            "checked 2 files: 0 errors, 0 warnings\n",
+            "{files:?}"
+        );
     }
 }
 
@@ -360,7 +367,74 @@ fn missing_file_is_an_io_problem() {
 fn directory_is_an_io_problem() {
     let output = jrule(&["check", "."]);
     assert_eq!(status(&output), 2, "{}", stderr(&output));
-    assert!(!stderr(&output).is_empty());
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read `.`: it is a directory\n"
+    );
+}
+
+#[test]
+fn io_problems_are_worded_exactly() {
+    let output = jrule(&["check", "decls.jr", "missing_journey.jr"]);
+    assert_eq!(status(&output), 2);
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read `missing_journey.jr`: no such file\n"
+    );
+    // The library reads sources with the same messages.
+    let e = jrule::Source::read(format!("{FIXTURES}/missing_journey.jr")).unwrap_err();
+    assert!(matches!(e, jrule::SourceError::NotFound { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!("cannot read `{FIXTURES}/missing_journey.jr`: no such file")
+    );
+    let read = jrule::Source::read_all(&[format!("{FIXTURES}/decls.jr")]).expect("readable");
+    assert_eq!(read[0].name, format!("{FIXTURES}/decls.jr"));
+}
+
+// ---------------------------------------------------------------- summary
+
+#[test]
+fn summary_replaces_the_count_after_diagnostics() {
+    let output = jrule(&["check", "typo.jr"]);
+    assert_eq!(status(&output), 1);
+    let err = stderr(&output);
+    assert!(
+        err.ends_with("\nchecked 1 file: 1 error, 0 warnings\n"),
+        "{err}"
+    );
+    assert_eq!(err.matches("1 error, 0 warnings").count(), 1, "{err}");
+
+    let output = jrule(&["check", "warning_only.jr"]);
+    let err = stderr(&output);
+    assert_eq!(status(&output), 0, "{err}");
+    assert!(
+        err.ends_with("\nchecked 1 file: 0 errors, 1 warning\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn quiet_prints_diagnostics_without_the_summary() {
+    for flag in ["--quiet", "-q"] {
+        let output = jrule(&["check", flag, "typo.jr"]);
+        assert_eq!(status(&output), 1, "{flag}");
+        let err = stderr(&output);
+        assert!(err.contains("unknown signal `key_usd`"), "{flag}: {err}");
+        assert!(!err.contains("checked"), "{flag}: {err}");
+        assert!(!err.contains("1 error"), "{flag}: {err}");
+        assert!(output.stdout.is_empty(), "{flag}");
+
+        let output = jrule(&["check", flag, "decls.jr", "journey.jr"]);
+        assert_eq!(status(&output), 0, "{flag}");
+        assert_eq!(stderr(&output), "", "{flag}");
+    }
+    // JSON output has no summary to silence.
+    let output = jrule(&["check", "-q", "--format", "json", "typo.jr"]);
+    assert_eq!(status(&output), 1);
+    assert_eq!(stderr(&output), "");
+    let json: Value = serde_json::from_str(&stdout(&output)).expect("JSON");
+    assert_eq!(json["errors"], 1);
 }
 
 #[test]

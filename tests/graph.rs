@@ -123,3 +123,56 @@ fn svg_through_graphviz_or_a_way_to_install_it() {
         assert!(stderr.contains("install Graphviz"), "{stderr}");
     }
 }
+
+#[test]
+fn output_file_is_replaced_only_on_success() {
+    let dir = std::env::temp_dir().join(format!("jrule-graph-output-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let target = dir.join("hotel.svg");
+    let target_arg = target.to_str().expect("UTF-8 path");
+
+    // DOT always draws: the file gets exactly what stdout would.
+    let output = jrule(&["graph", "hotel.jr", "--output", target_arg]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stdout.is_empty());
+    let stdout = jrule(&["graph", "hotel.jr"]).stdout;
+    assert_eq!(std::fs::read(&target).expect("written"), stdout);
+
+    // SVG: written when Graphviz draws it; without `dot` the existing file
+    // is left as it was, with the usual error.
+    std::fs::write(&target, "old picture").expect("write");
+    let output = jrule(&["graph", "hotel.jr", "--format", "svg", "-o", target_arg]);
+    let after = std::fs::read_to_string(&target).expect("still there");
+    if Command::new("dot").arg("-V").output().is_ok() {
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert!(after.contains("<svg"), "{after}");
+    } else {
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("install Graphviz"), "{stderr}");
+        assert_eq!(after, "old picture");
+    }
+
+    // A program that does not check leaves the file alone too.
+    let output = jrule(&["graph", "missing.jr", "--output", target_arg]);
+    assert_eq!(output.status.code(), Some(2));
+    // Nothing else is left in the folder (no temporary file).
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["hotel.svg"]);
+
+    // A folder that does not exist is an I/O problem, reported as such.
+    let nowhere = dir.join("no/such/dir/x.dot");
+    let output = jrule(&["graph", "hotel.jr", "-o", nowhere.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "error: cannot write the graph: `{}`: no such file\n",
+            nowhere.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -165,9 +165,34 @@ fn layout_and_comments_do_not_change_the_tree() {
     let b = module(
         "// a comment\njourney j {\n  stages a\n    -> b\n  /* block */\n  rule r:\n    when s\n    in a\n    where (x == 1)\n    then move to b,\n         send(sms, \"t\")\n}\n",
     );
-    assert_eq!(a, b);
+    assert_ne!(a, b, "`==` compares positions");
+    assert_eq!(a.without_spans(), b.without_spans());
     let c = module("journey j { stages a -> b rule r: when s in a where x == 2 then move to b, send(sms, \"t\") }");
-    assert_ne!(a, c);
+    assert_ne!(a.without_spans(), c.without_spans());
+    // The same text parses to equal trees, spans and all.
+    assert_eq!(a, module("journey j { stages a -> b rule r: when s in a where x == 1 then move to b, send(sms, \"t\") }"));
+}
+
+#[test]
+fn without_spans_clears_every_span() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hotel.jr"))
+        .expect("example");
+    let stripped = module(&text).without_spans();
+    let debug = format!("{stripped:?}");
+    // Spans print as `FILE:START..END`; cleared, every one is `0:0..0`.
+    let bytes = debug.as_bytes();
+    let mut spans = 0;
+    for (at, _) in debug.match_indices("..") {
+        if at > 0 && bytes[at - 1].is_ascii_digit() {
+            spans += 1;
+            let around = &debug[at - 4..at + 4];
+            let cleared = !around.as_bytes()[0].is_ascii_digit()
+                && &around[1..7] == "0:0..0"
+                && !around.as_bytes()[7].is_ascii_digit();
+            assert!(cleared, "a span left: {around:?}");
+        }
+    }
+    assert!(spans > 100, "{spans}");
 }
 
 #[test]

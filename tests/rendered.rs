@@ -1,6 +1,8 @@
 //! Snapshots of rendered diagnostics: each corpus program `NAME.jr` with
-//! diagnostics has `NAME.stderr` beside it, the exact text `jrule check`
-//! prints without colour. Run with `JRULE_BLESS=1` to write the snapshots
+//! diagnostics has `NAME.stderr` beside it, the exact text of
+//! `jrule::cli::check::render` without colour: the diagnostics
+//! `jrule check` prints, and the count line that its summary
+//! (`checked 1 file: …`) replaces there. Run with `JRULE_BLESS=1` to write the snapshots
 //! after an intended change, and review the diff.
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Feeds arbitrary bytes to the parser and checker. Nothing may panic: not
 //! checking, not the JSON form of the diagnostics, not rendering them as
-//! `jrule check` does. For UTF-8 input, every diagnostic's spans (primary
+//! `jrule check` does, nor as plain text (`Diagnostics::render`). For UTF-8 input, every diagnostic's spans (primary
 //! and notes) must lie inside the text, on character boundaries.
 #![no_main]
 
@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let diagnostics = &checked.diagnostics;
 
     let _ = diagnostics.to_json(&sources);
+    let _ = diagnostics.render(&sources);
     let handler =
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
             .with_width(100);

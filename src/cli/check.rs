@@ -21,9 +21,14 @@ pub struct CheckArgs {
     /// Count warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Print no summary line (diagnostics still print).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
-/// Checks the files; writes JSON to `out` or rendered diagnostics to `err`.
+/// Checks the files; writes JSON to `out`, or rendered diagnostics to `err`
+/// followed (unless `--quiet`) by a summary such as
+/// `checked 2 files: 0 errors, 1 warning`.
 pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, colour: bool) -> u8 {
     let sources = match read_sources(&args.files) {
         Ok(s) => s,
@@ -39,7 +44,16 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, colour: b
     let diagnostics = &checked.diagnostics;
     let written = match args.format {
         Format::Json => writeln!(out, "{}", diagnostics.to_json(&sources)),
-        Format::Human => err.write_all(render(diagnostics, &sources, colour).as_bytes()),
+        Format::Human => {
+            let mut text = render_reports(diagnostics, &sources, colour);
+            if !args.quiet {
+                let files = sources.len();
+                let s = if files == 1 { "" } else { "s" };
+                let counts = summary(diagnostics.errors(), diagnostics.warnings());
+                text.push_str(&format!("checked {files} file{s}: {counts}\n"));
+            }
+            err.write_all(text.as_bytes())
+        }
     };
     if written.is_err() {
         return TROUBLE;
@@ -53,6 +67,16 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write, colour: b
 
 /// Renders diagnostics like rustc, followed by a count (empty when clean).
 pub fn render(diagnostics: &Diagnostics, sources: &[Source], colour: bool) -> String {
+    let mut text = render_reports(diagnostics, sources, colour);
+    if !diagnostics.is_empty() {
+        text.push_str(&summary(diagnostics.errors(), diagnostics.warnings()));
+        text.push('\n');
+    }
+    text
+}
+
+/// Renders each diagnostic with miette's graphical handler, without a count.
+fn render_reports(diagnostics: &Diagnostics, sources: &[Source], colour: bool) -> String {
     let theme = if colour {
         miette::GraphicalTheme::unicode()
     } else {
@@ -62,10 +86,6 @@ pub fn render(diagnostics: &Diagnostics, sources: &[Source], colour: bool) -> St
     let mut text = String::new();
     for report in diagnostics.reports(sources) {
         let _ = handler.render_report(&mut text, &report);
-        text.push('\n');
-    }
-    if !diagnostics.is_empty() {
-        text.push_str(&summary(diagnostics.errors(), diagnostics.warnings()));
         text.push('\n');
     }
     text

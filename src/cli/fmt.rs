@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::fmt::{format, FmtError, Formatted};
-use crate::source::{Source, MAX_SOURCE_BYTES};
+use crate::source::{io_reason, Source, MAX_SOURCE_BYTES};
 
-use super::{io_reason, read_source, FAILED, OK, TROUBLE};
+use super::{FAILED, OK, TROUBLE};
 
 /// Arguments of `jrule fmt`.
 #[derive(Args, Debug)]
@@ -51,7 +51,7 @@ fn one_file(
     err: &mut dyn Write,
     colour: bool,
 ) -> u8 {
-    let source = match read_source(path) {
+    let source = match Source::read(path) {
         Ok(s) => s,
         Err(message) => {
             let _ = writeln!(err, "error: {message}");

@@ -1,7 +1,7 @@
 //! `jrule graph`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clap::{Args, ValueEnum};
@@ -20,6 +20,10 @@ pub struct GraphArgs {
     /// Graphviz DOT, Mermaid, or SVG rendered by Graphviz's `dot`.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+    /// Write the picture to FILE (replaced only when drawing succeeds)
+    /// instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Output format of `jrule graph`.
@@ -69,13 +73,37 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     } else {
         text.into_bytes()
     };
-    match out.write_all(&bytes) {
+    let written = match &args.output {
+        Some(path) => replace(path, &bytes),
+        None => out.write_all(&bytes).map_err(|e| e.to_string()),
+    };
+    match written {
         Ok(()) => OK,
         Err(e) => {
             let _ = writeln!(err, "error: cannot write the graph: {e}");
             TROUBLE
         }
     }
+}
+
+/// Writes `bytes` to a new file beside `path`, then renames it over `path`:
+/// a failure leaves `path` as it was.
+fn replace(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let name = path.display();
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| format!("`{name}` is not a file name"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let reason = |e: std::io::Error| format!("`{name}`: {}", crate::source::io_reason(&e));
+    std::fs::write(&temp, bytes)
+        .and_then(|()| std::fs::rename(&temp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            reason(e)
+        })
 }
 
 /// Runs `dot -Tsvg` on DOT text.

@@ -13,11 +13,11 @@ pub mod stream;
 pub mod test;
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::source::{Source, MAX_SOURCE_BYTES};
+use crate::source::Source;
 
 /// Exit status: success.
 pub const OK: u8 = 0;
@@ -114,28 +114,8 @@ fn colour() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Reads the program's files; an unreadable file is an I/O problem.
+/// Reads the program's files; an unreadable file is an I/O problem, whose
+/// message is returned.
 pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
-    paths.iter().map(|p| read_source(p)).collect()
-}
-
-fn read_source(path: &Path) -> Result<Source, String> {
-    use std::io::Read;
-    let name = path.display().to_string();
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read `{name}`: {}", io_reason(&e)))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SOURCE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read `{name}`: {}", io_reason(&e)))?;
-    Ok(Source::from_bytes(name, bytes))
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
-        _ => e.to_string().to_lowercase(),
-    }
+    Source::read_all(paths).map_err(|e| e.to_string())
 }

@@ -33,24 +33,32 @@ pub struct CompileError {
 }
 
 impl std::fmt::Display for CompileError {
+    /// Every error, one a line (`FILE:LINE:COLUMN: error[CODE]: MESSAGE`,
+    /// columns in characters), then their count.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let first = self
-            .diagnostics
-            .iter()
-            .find(|d| d.severity == crate::Severity::Error);
-        match first {
-            Some(d) => {
-                let source = &self.sources[d.span.file as usize];
-                let (line, column) = source.line_col(d.span.start as usize);
-                write!(
-                    f,
-                    "{}:{line}:{column}: {} ({} errors)",
-                    source.name,
-                    d.message,
-                    self.diagnostics.errors()
-                )
+        let mut lines: Vec<Option<crate::source::LineIndex>> = vec![None; self.sources.len()];
+        let mut errors = 0;
+        for d in self.diagnostics.iter() {
+            if d.severity != crate::Severity::Error {
+                continue;
             }
-            None => write!(f, "the program does not compile"),
+            errors += 1;
+            let file = d.span.file as usize;
+            match (self.sources.get(file), lines.get_mut(file)) {
+                (Some(source), Some(index)) => {
+                    let index =
+                        index.get_or_insert_with(|| crate::source::LineIndex::new(&source.text));
+                    let (line, column) = index.line_col(&source.text, d.span.start as usize);
+                    write!(f, "{}:{line}:{column}: ", source.name)?;
+                }
+                _ => f.write_str("?: ")?,
+            }
+            writeln!(f, "error[{}]: {}", d.code, d.message)?;
+        }
+        match errors {
+            0 => write!(f, "the program does not compile"),
+            1 => write!(f, "1 error"),
+            n => write!(f, "{n} errors"),
         }
     }
 }

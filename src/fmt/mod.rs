@@ -131,7 +131,7 @@ fn layout(text: &str, module: &ast::Module) -> String {
 /// Parses formatted text; it must read back as `module`.
 fn reparse(source: &Source, text: &str, module: &ast::Module) -> Result<ast::Module, FmtError> {
     let parsed = syntax::parse(&Source::new(source.name.clone(), text), 0);
-    if !parsed.diagnostics.is_empty() || parsed.module != *module {
+    if !parsed.diagnostics.is_empty() || parsed.module.without_spans() != module.without_spans() {
         return Err(FmtError::Unfaithful("not read back as the same program"));
     }
     Ok(parsed.module)

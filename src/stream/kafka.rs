@@ -379,7 +379,7 @@ impl Worker {
     /// Reads the program's files again; a new program that checks replaces
     /// the old one in every partition, carrying state over by name.
     fn reload(&mut self, consumer: &BaseConsumer<Ctx>) {
-        let Ok(sources) = crate::cli::read_sources(&self.cfg.files) else {
+        let Ok(sources) = crate::Source::read_all(&self.cfg.files) else {
             return; // Being rewritten, or moved: try again next time.
         };
         let hash = super::program_hash(&sources);

@@ -92,7 +92,7 @@ impl std::fmt::Display for LoadError {
 
 /// Reads and compiles the program.
 pub fn load_program(files: &[PathBuf]) -> Result<Versioned, LoadError> {
-    let sources = crate::cli::read_sources(files).map_err(LoadError::Io)?;
+    let sources = Source::read_all(files).map_err(|e| LoadError::Io(e.to_string()))?;
     let hash = program_hash(&sources);
     compile(&sources, hash).map_err(LoadError::Check)
 }
@@ -100,8 +100,7 @@ pub fn load_program(files: &[PathBuf]) -> Result<Versioned, LoadError> {
 /// Compiles sources already read, whose hash is `hash`; the error is the
 /// rendered diagnostics.
 fn compile(sources: &[Source], hash: String) -> Result<Versioned, String> {
-    let program = Program::compile(sources)
-        .map_err(|e| crate::cli::check::render(&e.diagnostics, &e.sources, false))?;
+    let program = Program::compile(sources).map_err(|e| e.diagnostics.render(&e.sources))?;
     Ok(Versioned {
         program: Arc::new(program),
         hash,

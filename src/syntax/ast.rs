@@ -1,5 +1,14 @@
-//! The syntax tree. Every node carries its span; spans compare equal, so two
-//! trees compare equal when they differ only in layout and comments.
+//! The syntax tree. Every node carries its span, and spans compare by
+//! position, so `==` on nodes compares layout too: the same program written
+//! on other lines is a different tree.
+//!
+//! To compare trees whatever their layout and comments (the formatter's
+//! round trip, its tests and fuzzing), compare [`Module::without_spans`]:
+//! a copy with every span set to [`Span::default`]. The clearing is one
+//! small impl per node kind that destructures the node without `..` and
+//! matches without `_`, so a field or variant added to the tree fails to
+//! compile until it is cleared too, and the comparison cannot silently go
+//! back to comparing positions.
 
 use crate::source::Span;
 use crate::types::Ty;
@@ -464,4 +473,291 @@ pub enum ExprKind {
     Name(Ident),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
+}
+
+impl Module {
+    /// The tree with every span set to [`Span::default`]: two trees that
+    /// differ only in layout and comments have equal `without_spans()`.
+    pub fn without_spans(&self) -> Module {
+        let mut module = self.clone();
+        module.clear_spans();
+        module
+    }
+
+    /// Sets every span of the tree to [`Span::default`].
+    pub fn clear_spans(&mut self) {
+        ClearSpans::clear_spans(self);
+    }
+}
+
+/// Sets every span of a node and its children to [`Span::default`].
+///
+/// Each impl destructures its node without `..` and matches without `_`,
+/// so a field or variant added to the tree does not compile until it is
+/// cleared here too.
+trait ClearSpans {
+    fn clear_spans(&mut self);
+}
+
+impl ClearSpans for Span {
+    fn clear_spans(&mut self) {
+        *self = Span::default();
+    }
+}
+
+impl<T: ClearSpans> ClearSpans for Vec<T> {
+    fn clear_spans(&mut self) {
+        self.iter_mut().for_each(ClearSpans::clear_spans);
+    }
+}
+
+impl<T: ClearSpans> ClearSpans for Option<T> {
+    fn clear_spans(&mut self) {
+        if let Some(t) = self {
+            t.clear_spans();
+        }
+    }
+}
+
+impl<T: ClearSpans + ?Sized> ClearSpans for Box<T> {
+    fn clear_spans(&mut self) {
+        (**self).clear_spans();
+    }
+}
+
+impl<A: ClearSpans, B: ClearSpans> ClearSpans for (A, B) {
+    fn clear_spans(&mut self) {
+        self.0.clear_spans();
+        self.1.clear_spans();
+    }
+}
+
+/// Leaves without spans.
+macro_rules! no_spans {
+    ($($t:ty),*) => {
+        $(impl ClearSpans for $t {
+            fn clear_spans(&mut self) {}
+        })*
+    };
+}
+
+no_spans!(String, bool, u32, i64, u64, f64, Ty, Root, UnaryOp, BinaryOp);
+
+/// Clears the named fields of a struct, destructured exhaustively.
+macro_rules! clear_fields {
+    ($t:ident { $($field:ident),* }) => {
+        impl ClearSpans for $t {
+            fn clear_spans(&mut self) {
+                let $t { $($field),* } = self;
+                $($field.clear_spans();)*
+            }
+        }
+    };
+}
+
+clear_fields!(Ident { name, span });
+clear_fields!(Module { file, span, items });
+clear_fields!(Test {
+    keyword,
+    name,
+    name_span,
+    steps,
+    span
+});
+clear_fields!(TestEvent {
+    signal,
+    at,
+    via,
+    values,
+    span
+});
+clear_fields!(FieldValue { name, value, span });
+clear_fields!(EnumDecl { name, values, span });
+clear_fields!(CustomerDecl {
+    keyword,
+    fields,
+    span
+});
+clear_fields!(Field {
+    name,
+    ty,
+    default,
+    span
+});
+clear_fields!(TypeExpr {
+    name,
+    list,
+    optional,
+    span
+});
+clear_fields!(SignalDecl { name, fields, span });
+clear_fields!(ActionDecl {
+    name,
+    params,
+    requires,
+    exclusive,
+    span
+});
+clear_fields!(Journey {
+    name,
+    stages,
+    goals,
+    rules,
+    span
+});
+clear_fields!(Goal {
+    signal,
+    within,
+    span
+});
+clear_fields!(Duration { ms, span });
+clear_fields!(Rule {
+    name,
+    when,
+    trigger,
+    stages,
+    condition,
+    limit,
+    priority,
+    actions,
+    span
+});
+clear_fields!(StageClause {
+    keyword,
+    stages,
+    span
+});
+clear_fields!(Limit {
+    count,
+    count_span,
+    per,
+    span
+});
+clear_fields!(Priority { value, span });
+clear_fields!(Filtered {
+    signal,
+    at,
+    via,
+    span
+});
+clear_fields!(Call {
+    name,
+    args,
+    juxtaposed,
+    span
+});
+clear_fields!(Split {
+    keyword,
+    arms,
+    span
+});
+clear_fields!(Arm {
+    name,
+    percent,
+    percent_span,
+    actions,
+    span
+});
+clear_fields!(Expr { kind, span, ty });
+
+impl ClearSpans for Item {
+    fn clear_spans(&mut self) {
+        match self {
+            Item::Places(names) | Item::Channels(names) => names.clear_spans(),
+            Item::Enum(e) => e.clear_spans(),
+            Item::Customer(c) => c.clear_spans(),
+            Item::Signal(s) => s.clear_spans(),
+            Item::Action(a) => a.clear_spans(),
+            Item::Journey(j) => j.clear_spans(),
+            Item::Rule(r) => r.clear_spans(),
+            Item::Test(t) => t.clear_spans(),
+        }
+    }
+}
+
+impl ClearSpans for TestStep {
+    fn clear_spans(&mut self) {
+        match self {
+            TestStep::Customer { id, values, span } => {
+                id.clear_spans();
+                values.clear_spans();
+                span.clear_spans();
+            }
+            TestStep::After(d) => d.clear_spans(),
+            TestStep::Event(e) => e.clear_spans(),
+            TestStep::Expect {
+                keyword,
+                decisions,
+                span,
+            } => {
+                keyword.clear_spans();
+                decisions.clear_spans();
+                span.clear_spans();
+            }
+        }
+    }
+}
+
+impl ClearSpans for Trigger {
+    fn clear_spans(&mut self) {
+        match self {
+            Trigger::Signal { event, after } => {
+                event.clear_spans();
+                after.clear_spans();
+            }
+            Trigger::Absence {
+                absent,
+                within,
+                after,
+            } => {
+                absent.clear_spans();
+                within.clear_spans();
+                after.clear_spans();
+            }
+            Trigger::Stay {
+                keyword,
+                stage,
+                duration,
+            } => {
+                keyword.clear_spans();
+                stage.clear_spans();
+                duration.clear_spans();
+            }
+        }
+    }
+}
+
+impl ClearSpans for Action {
+    fn clear_spans(&mut self) {
+        match self {
+            Action::Call(call) => call.clear_spans(),
+            Action::Move { keyword, stage } => {
+                keyword.clear_spans();
+                stage.clear_spans();
+            }
+            Action::Split(split) => split.clear_spans(),
+            Action::Skip(span) => span.clear_spans(),
+        }
+    }
+}
+
+impl ClearSpans for ExprKind {
+    fn clear_spans(&mut self) {
+        match self {
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Text(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Duration(_) => {}
+            ExprKind::List(items) => items.clear_spans(),
+            ExprKind::Path(_, name) | ExprKind::Has(_, name) | ExprKind::Name(name) => {
+                name.clear_spans()
+            }
+            ExprKind::Unary(_, e) => e.clear_spans(),
+            ExprKind::Binary(_, a, b) => {
+                a.clear_spans();
+                b.clear_spans();
+            }
+        }
+    }
 }
