@@ -78,8 +78,11 @@ fn generated(rules: usize) -> (String, Vec<String>) {
 }
 
 fn hotel(c: &mut Criterion) {
-    let program =
-        Arc::new(Program::compile(&[Source::new("hotel.jr", HOTEL)]).expect("hotel compiles"));
+    let program = Arc::new(
+        Program::compile(&[Source::new("hotel.jr", HOTEL)])
+            .expect("hotel compiles")
+            .program,
+    );
     let events = hotel_events(&program, 100_000);
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
@@ -105,7 +108,9 @@ fn hotel(c: &mut Criterion) {
 fn many_rules(c: &mut Criterion) {
     let (src, lines) = generated(10_000);
     let program = Arc::new(
-        Program::compile(&[Source::new("gen.jr", src)]).expect("generated program compiles"),
+        Program::compile(&[Source::new("gen.jr", src)])
+            .expect("generated program compiles")
+            .program,
     );
     let events: Vec<Event> = lines
         .iter()

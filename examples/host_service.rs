@@ -31,7 +31,7 @@ fn shard_of(customer: &str) -> usize {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let program = match Program::compile(&[Source::new("hotel.jr", PROGRAM)]) {
-        Ok(p) => Arc::new(p),
+        Ok(compiled) => Arc::new(compiled.program),
         Err(e) => return Err(e.into()),
     };
     let text = match std::env::args().nth(1) {

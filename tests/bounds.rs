@@ -185,7 +185,9 @@ journey j {
 fn a_wait_restarted_100k_times_leaves_one_timer_per_rule() {
     let (state, later) = within_watchdog("100k restarts", || {
         let program = Arc::new(
-            Program::compile(&[Source::new("timers.jr", TIMERS)]).expect("the program checks"),
+            Program::compile(&[Source::new("timers.jr", TIMERS)])
+                .expect("the program checks")
+                .program,
         );
         let mut engine = Engine::new(Arc::clone(&program));
         let t0: i64 = 1_772_355_600_000;

@@ -30,7 +30,7 @@ const DAY: i64 = 24 * HOUR;
 
 fn compile(name: &str, text: &str) -> Arc<Program> {
     match Program::compile(&[Source::new(name, text)]) {
-        Ok(p) => Arc::new(p),
+        Ok(compiled) => Arc::new(compiled.program),
         Err(e) => panic!("{name} does not compile: {e}"),
     }
 }
@@ -1459,7 +1459,7 @@ fn four_engines_on_four_threads_match_one() {
     // The shards' counters add up to the single engine's.
     let m = single.metrics();
     for (r, counts) in m.rules.iter().enumerate() {
-        let sum = |f: fn(&jrule::engine::RuleCounts) -> u64| -> u64 {
+        let sum = |f: fn(&jrule::RuleCounts) -> u64| -> u64 {
             engines.iter().map(|e| f(&e.metrics().rules[r])).sum()
         };
         assert_eq!(sum(|c| c.fired), counts.fired, "rule {r} fired");
@@ -1793,7 +1793,8 @@ fn kept_event_timer(v: &mut Json) -> &mut Json {
 fn counts_past_any_real_run_are_a_corrupt_state() {
     let program = Arc::new(
         Program::compile(&[Source::new("p.jr", "signal s\naction a\nwhen s then a")])
-            .expect("compiles"),
+            .expect("compiles")
+            .program,
     );
     let mut engine = Engine::new(Arc::clone(&program));
     let event =

@@ -57,8 +57,11 @@ const RETAIL: &str = include_str!("../examples/retail.jr");
 /// such a state can never be resumed, not even by `jrule run --state`.
 #[test]
 fn a_profile_without_its_required_list_saves_and_restores() {
-    let program =
-        Arc::new(Program::compile(&[Source::new("retail.jr", RETAIL)]).expect("retail checks"));
+    let program = Arc::new(
+        Program::compile(&[Source::new("retail.jr", RETAIL)])
+            .expect("retail checks")
+            .program,
+    );
     let mut engine = Engine::new(Arc::clone(&program));
     let event = Event::from_json(
         &program,

@@ -118,7 +118,7 @@ const UNTIL: i64 = 1_772_614_800_000;
 
 fn compile(text: &str) -> Arc<Program> {
     match Program::compile(&[Source::new("stay.jr", text)]) {
-        Ok(p) => Arc::new(p),
+        Ok(compiled) => Arc::new(compiled.program),
         Err(e) => panic!("does not compile: {e}"),
     }
 }

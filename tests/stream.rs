@@ -388,7 +388,7 @@ fn sorted(input: &[Record]) -> Vec<Record> {
 
 fn partition(program: &Path) -> Partition {
     let source = Source::new("p.jr", std::fs::read_to_string(program).unwrap());
-    let program = Arc::new(Program::compile(&[source]).unwrap());
+    let program = Arc::new(Program::compile(&[source]).unwrap().program);
     Partition::new(Engine::new(program), 0, Slots::default())
 }
 
@@ -633,7 +633,11 @@ fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
     broker.read("ev.decisions", |r| r.len() >= want.len());
 
     // What an engine per partition reports when it carries its state over.
-    let new_program = Arc::new(Program::compile(&[Source::new("new.jr", new.clone())]).unwrap());
+    let new_program = Arc::new(
+        Program::compile(&[Source::new("new.jr", new.clone())])
+            .unwrap()
+            .program,
+    );
     let mut models = models(&hotel(), &input);
     let mut report = Vec::new();
     for (p, part) in &mut models {

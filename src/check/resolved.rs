@@ -542,6 +542,7 @@ impl Symbols {
 
 /// Resolves a constant expression of a checked test block (a value given
 /// to a field or an argument): `None` if it reads anything.
+#[cfg(feature = "harness")]
 pub(crate) fn constant(symbols: &Symbols, e: &ast::Expr) -> Option<CExpr> {
     Resolver { symbols }.expr(e, None).ok()
 }

@@ -92,8 +92,9 @@ fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value,
     };
     let before = live(heap).1;
     let start = Instant::now();
-    let program =
-        Program::compile(&sources).map_err(|e| format!("the program does not check: {e}"))?;
+    let program = Program::compile(&sources)
+        .map_err(|e| format!("the program does not check: {e}"))?
+        .program;
     let compile = start.elapsed();
     let program_bytes = live(heap).1 - before;
     let program = Arc::new(program);
@@ -128,7 +129,11 @@ fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value,
     // A second copy of the program for W5's reloads, compiled beforehand.
     let reload = match workload {
         Some(Workload::W5) => Some((
-            Arc::new(Program::compile(&sources).map_err(|e| e.to_string())?),
+            Arc::new(
+                Program::compile(&sources)
+                    .map_err(|e| e.to_string())?
+                    .program,
+            ),
             (events.len() / 4).max(1),
         )),
         _ => None,

@@ -69,7 +69,7 @@ impl From<String> for Trouble {
 fn explain(args: &ExplainArgs) -> Result<String, Trouble> {
     let sources = read_sources(&args.files)?;
     let program = match Program::compile(&sources) {
-        Ok(p) => Arc::new(p),
+        Ok(compiled) => Arc::new(compiled.program),
         Err(e) => {
             return Err(Trouble::Diagnostics(super::check::render(
                 &e.diagnostics,

@@ -56,7 +56,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         None => None,
     };
     let program = match Program::compile(&sources) {
-        Ok(p) => Arc::new(p),
+        Ok(compiled) => Arc::new(compiled.program),
         Err(e) => {
             let _ =
                 err.write_all(super::check::render(&e.diagnostics, &e.sources, false).as_bytes());

@@ -29,7 +29,7 @@ pub fn run(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         }
     };
     let program = match Program::compile(&sources) {
-        Ok(p) => Arc::new(p),
+        Ok(compiled) => Arc::new(compiled.program),
         Err(e) => {
             let _ =
                 err.write_all(super::check::render(&e.diagnostics, &e.sources, false).as_bytes());

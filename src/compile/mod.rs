@@ -450,11 +450,20 @@ impl Names {
     }
 }
 
+/// A program that compiled, with the warnings its check reported.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The program.
+    pub program: Program,
+    /// The warnings (no errors), in source order.
+    pub warnings: Diagnostics,
+}
+
 /// A compiled program, ready to run in an [`Engine`](crate::Engine).
 ///
 /// ```
 /// let source = jrule::Source::new("p.jr", "signal hello\naction greet\nwhen hello then greet");
-/// let program = jrule::Program::compile(&[source]).expect("compiles");
+/// let program = jrule::Program::compile(&[source]).expect("compiles").program;
 /// assert_eq!(program.rule_count(), 1);
 /// ```
 #[derive(Debug, Clone)]
@@ -556,12 +565,15 @@ impl Words {
 }
 
 impl Program {
-    /// Parses, checks and compiles a program. Warnings are allowed; any
-    /// error returns every diagnostic.
-    pub fn compile(sources: &[Source]) -> Result<Program, CompileError> {
+    /// Parses, checks and compiles a program. Warnings are allowed, and
+    /// returned with the program; any error returns every diagnostic.
+    pub fn compile(sources: &[Source]) -> Result<Compiled, CompileError> {
         let checked = crate::check(sources);
         match checked.resolved() {
-            Some(resolved) => Ok(Program::new(resolved)),
+            Some(resolved) => Ok(Compiled {
+                program: Program::new(resolved),
+                warnings: checked.diagnostics,
+            }),
             None => Err(CompileError {
                 diagnostics: checked.diagnostics,
                 sources: sources.to_vec(),

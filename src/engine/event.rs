@@ -198,7 +198,7 @@ fn truncate(s: &str) -> &str {
 /// let program = Program::compile(&[Source::new(
 ///     "p.jr",
 ///     "places hotel\nsignal key_used { room: int }\naction greet\nwhen key_used at hotel then greet",
-/// )])?;
+/// )])?.program;
 /// let event = EventBuilder::new(&program, "c42", "key_used", 1_772_403_300_000)?
 ///     .at("hotel")?
 ///     .field("room", Value::Int(1204))?

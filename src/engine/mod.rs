@@ -34,7 +34,7 @@ pub use state::{shard_of, Carry, State, StateError};
 /// let program = Arc::new(Program::compile(&[Source::new(
 ///     "hello.jr",
 ///     "signal hello\naction greet(name: text)\nwhen hello then greet(\"world\")",
-/// )])?);
+/// )])?.program);
 /// let mut engine = Engine::new(program.clone());
 /// let event = Event::from_json(&program, r#"{"customer":"c1","signal":"hello","time":"2026-03-01T09:00:00Z"}"#)?;
 /// let decisions = engine.process(&event)?;

@@ -46,7 +46,8 @@ pub fn run(case: &Case) -> Result<Outcome, String> {
     }
     let program = Arc::new(
         Program::compile(&sources)
-            .map_err(|e| report(case, None, &format!("does not compile: {e}")))?,
+            .map_err(|e| report(case, None, &format!("does not compile: {e}")))?
+            .program,
     );
     let mut reference = Reference::new(&checked, &sources);
     let mut engine = Engine::new(Arc::clone(&program));

@@ -100,7 +100,9 @@ pub fn load_program(files: &[PathBuf]) -> Result<Versioned, LoadError> {
 /// Compiles sources already read, whose hash is `hash`; the error is the
 /// rendered diagnostics.
 fn compile(sources: &[Source], hash: String) -> Result<Versioned, String> {
-    let program = Program::compile(sources).map_err(|e| e.diagnostics.render(&e.sources))?;
+    let program = Program::compile(sources)
+        .map_err(|e| e.diagnostics.render(&e.sources))?
+        .program;
     Ok(Versioned {
         program: Arc::new(program),
         hash,

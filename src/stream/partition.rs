@@ -155,7 +155,8 @@ mod tests {
             "t.jr",
             "signal s { n: int }\naction a(n: int)\nrule r: when s then a(event.n), a(event.n + 1)",
         )])
-        .unwrap();
+        .unwrap()
+        .program;
         Partition::new(Engine::new(Arc::new(program)), 0, Slots::default())
     }
 

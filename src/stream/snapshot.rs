@@ -280,7 +280,8 @@ mod tests {
                 "t.jr",
                 "signal s\naction a\njourney j {\n  stages x -> y\n  when s then move to x\n}",
             )])
-            .unwrap(),
+            .unwrap()
+            .program,
         );
         let mut engine = Engine::new(program.clone());
         for i in 0..50 {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use jrule::engine::Arg;
+use jrule::Arg;
 use jrule::workload::Workload;
 use jrule::{Decision, Engine, Event, Program, Source};
 
@@ -82,7 +82,7 @@ impl Jrule {
     pub fn new(setup: &Setup, customers: usize, seed: u64) -> Jrule {
         let text = jrule::workload::program(Workload::W1, setup.rules);
         let program = Program::compile(&[Source::new("w1.jr", text)])
-            .unwrap_or_else(|e| panic!("the W1 program does not compile: {e:?}"));
+            .unwrap_or_else(|e| panic!("the W1 program does not compile: {e:?}")).program;
         let program = Arc::new(program);
         let events = jrule::workload::events(
             &program,

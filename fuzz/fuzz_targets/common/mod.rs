@@ -26,7 +26,7 @@ pub fn programs() -> &'static [Option<Compiled>] {
         PROGRAMS
             .iter()
             .map(|&(name, text, stream)| {
-                let program = Program::compile(&[Source::new(name, text)]).ok()?;
+                let program = Program::compile(&[Source::new(name, text)]).ok()?.program;
                 let stream = lines(stream)
                     .filter_map(|l| serde_json::from_slice(l).ok())
                     .collect();
