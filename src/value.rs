@@ -4,6 +4,7 @@ use crate::types::{Base, Ty};
 
 /// A value of one of the language's types.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// `int`.
     Int(i64),

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 mod diff;
 pub mod explain;
+mod failure;
 pub mod fmt;
 pub mod graph;
 mod progress;

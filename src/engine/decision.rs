@@ -8,6 +8,7 @@ use crate::compile::{MoveArgs, Program};
 
 /// The value of a decision's argument.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Arg {
     /// An absent optional value (`null`).
     Null,

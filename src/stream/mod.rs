@@ -74,6 +74,7 @@ pub fn program_hash(sources: &[Source]) -> String {
 
 /// Why a program could not be loaded.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum LoadError {
     /// A file could not be read.
     Io(String),

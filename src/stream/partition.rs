@@ -26,6 +26,7 @@ pub struct Message<'a> {
 
 /// What a message became.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Output {
     /// A decision for the output topic: key (the customer) and value.
     Decision(String, String),
