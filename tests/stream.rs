@@ -374,6 +374,7 @@ fn expected_on(
             match o {
                 Output::Decision(_, v) => decisions.push((id(&v), v)),
                 Output::Dead(_, v) => dead.push(v),
+                other => panic!("unexpected output {other:?}"),
             }
         }
     }
@@ -425,7 +426,7 @@ fn decide(part: &mut Partition, r: &Record, topic: &str) -> Vec<(String, String)
         .into_iter()
         .filter_map(|o| match o {
             Output::Decision(_, v) => Some((id(&v), v)),
-            Output::Dead(..) => None,
+            _ => None,
         })
         .collect()
 }
