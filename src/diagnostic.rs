@@ -22,6 +22,7 @@ pub enum Severity {
 /// The stable code of a diagnostic (`jrule::…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Code {
     Syntax,
     Limit,

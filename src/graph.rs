@@ -42,6 +42,7 @@ pub struct Edge {
 
 /// What an arrow means.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum EdgeKind {
     /// A rule moves customers along it: its name and trigger.
     Move {

@@ -46,7 +46,7 @@ pub use compile::{CompileError, Compiled, Program};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
 pub use engine::{
     shard_of, Carry, Considered, Decision, Engine, Event, EventBuilder, EventError, Explanation,
-    GoalCounts, Metrics, RuleCounts, State, StateError, Verdict,
+    GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError, Verdict,
 };
 pub use source::{Source, SourceError, Span};
 pub use value::{Arg, Value};

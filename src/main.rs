@@ -10,6 +10,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = jrule::cli::Cli::parse();
+    cli.install_logging();
     // Counting costs a shared atomic per allocation: only when measuring.
     COUNTING.store(cli.measures_heap(), Relaxed);
     ExitCode::from(jrule::cli::run(cli, Some(heap)))

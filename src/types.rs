@@ -4,6 +4,7 @@ use std::fmt;
 
 /// A scalar type, or the element type of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Base {
     /// Not known: not checked yet, or already reported as an error.
     Unknown,

@@ -8,6 +8,7 @@ use crate::types::{Base, Ty};
 
 /// A value of one of the language's types.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// `int`.
     Int(i64),
@@ -63,6 +64,7 @@ impl Value {
 
 /// The value of a decision's argument.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Arg {
     /// An absent optional value (`null`).
     Null,

@@ -341,13 +341,15 @@ fn an_event_line_past_the_limit_is_rejected_and_the_rest_runs() {
     let stderr: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(stderr.len(), 2, "{stderr:?}");
     assert!(
-        stderr[0].starts_with(&format!("{name}:2: event rejected: malformed JSON")),
+        stderr[0].starts_with(&format!(
+            "{name}:2: event rejected[jrule::event_malformed]: malformed JSON"
+        )),
         "{stderr:?}"
     );
     assert_eq!(
         stderr[1],
         format!(
-            "{name}:3: event rejected: the line is longer than the limit of {limit} bytes (16 MiB)"
+            "{name}:3: event rejected[jrule::event_too_long]: the line is longer than the limit of {limit} bytes (16 MiB)"
         )
     );
     let customers: Vec<Value> = run.lines().iter().map(|d| d["customer"].clone()).collect();
@@ -373,7 +375,7 @@ fn an_event_line_past_the_limit_is_rejected_and_the_rest_runs() {
     assert_eq!(
         run.stderr,
         format!(
-            "{name}:2: event rejected: the line is longer than the limit of {limit} bytes (16 MiB)\n"
+            "{name}:2: event rejected[jrule::event_too_long]: the line is longer than the limit of {limit} bytes (16 MiB)\n"
         )
     );
     assert_eq!(run.lines().len(), 1, "only the first line ran");
@@ -411,7 +413,7 @@ fn an_endless_event_line_is_read_in_bounded_memory() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_eq!(
         run.stderr,
-        "-:1: event rejected: the line is longer than the limit of 16777216 bytes (16 MiB)\n"
+        "-:1: event rejected[jrule::event_too_long]: the line is longer than the limit of 16777216 bytes (16 MiB)\n"
     );
     assert_eq!(run.lines().len(), 1, "the line after it runs");
 }

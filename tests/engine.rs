@@ -1843,3 +1843,63 @@ fn an_unset_required_field_survives_save_and_restore() {
         "customers[0].profile.d: a required field with a default cannot be null"
     );
 }
+
+/// An event older than the clock is rejected with both times as numbers;
+/// the message shows them in RFC 3339.
+#[test]
+fn an_event_out_of_order_carries_both_times_as_numbers() {
+    let program = hotel();
+    let mut engine = Engine::new(Arc::clone(&program));
+    let at = |time: &str| {
+        format!(
+            r#"{{"customer":"c1","signal":"key_used","time":"{time}","at":"hotel","data":{{"room":1}}}}"#
+        )
+    };
+    feed(&mut engine, &program, &at("2026-03-01T10:08:00Z")).expect("first");
+    let error = feed(&mut engine, &program, &at("2026-03-01T10:07:59.500Z")).expect_err("older");
+    let jrule::EventError::OutOfOrder { time, clock } = error else {
+        panic!("not out of order: {error:?}")
+    };
+    assert_eq!(clock - time, 500);
+    assert_eq!(Some(clock), engine.clock());
+    assert_eq!(error.code(), "jrule::event_out_of_order");
+    assert_eq!(
+        error.to_string(),
+        "event at 2026-03-01T10:07:59.500Z is older than the engine's clock 2026-03-01T10:08:00Z: events must come in time order"
+    );
+    // Other kinds have their own codes; a time past year 9999 keeps its
+    // number.
+    let far = feed(
+        &mut engine,
+        &program,
+        r#"{"customer":"c1","signal":"key_used","time":253402300800000,"at":"hotel","data":{"room":1}}"#,
+    )
+    .expect_err("past 9999");
+    assert_eq!(
+        far,
+        EventError::TimeOutOfRange {
+            time: 253402300800000
+        }
+    );
+    assert_eq!(far.code(), "jrule::event_time_out_of_range");
+    let unknown = feed(
+        &mut engine,
+        &program,
+        r#"{"customer":"c1","signal":"nope","time":0}"#,
+    )
+    .expect_err("unknown signal");
+    assert_eq!(unknown.code(), "jrule::event_unknown_signal");
+    let malformed = feed(&mut engine, &program, "{\"customer\":").expect_err("malformed");
+    assert!(
+        matches!(
+            malformed,
+            EventError::Json {
+                line: 1,
+                column: 12,
+                ..
+            }
+        ),
+        "{malformed:?}"
+    );
+    assert_eq!(malformed.code(), "jrule::event_malformed");
+}

@@ -93,7 +93,7 @@ fn a_rejected_event_or_state_is_an_error_that_says_why() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "error: --event: event rejected: unknown signal `key_usd`\n"
+        "error[jrule::event_unknown_signal]: --event: event rejected: unknown signal `key_usd`\n"
     );
     let output = jrule(
         &dir,

@@ -42,6 +42,7 @@ fn sexp(e: &Expr) -> String {
             format!("({op} {})", sexp(e))
         }
         ExprKind::Binary(op, a, b) => format!("({} {} {})", op.as_str(), sexp(a), sexp(b)),
+        other => panic!("no S-expression for {other:?}"),
     }
 }
 
@@ -49,6 +50,7 @@ fn root_name(root: Root) -> &'static str {
     match root {
         Root::Customer => "customer",
         Root::Event => "event",
+        other => panic!("no name for {other:?}"),
     }
 }
 

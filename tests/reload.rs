@@ -380,3 +380,77 @@ fn carrying_still_refuses_a_corrupt_state() {
         assert!(message.starts_with(error), "{message}\nexpected: {error}");
     }
 }
+
+/// A host tells the kinds of state errors apart by matching, not by
+/// reading messages.
+#[test]
+fn a_host_matches_on_the_kind_of_state_error() {
+    use jrule::ProgramItem;
+    use jrule::StateError;
+
+    // A state file cut short: corrupt, at the line and column where the
+    // text ends.
+    let text = in_flight().save().to_json();
+    let truncated = &text[..text.len() / 2];
+    match State::from_json(truncated) {
+        Err(
+            ref e @ StateError::Corrupt {
+                line, ref message, ..
+            },
+        ) => {
+            assert_eq!(line, 1);
+            assert!(message.starts_with("EOF while parsing"), "{message}");
+            assert_eq!(e.code(), "jrule::state_corrupt");
+            assert!(e
+                .to_string()
+                .starts_with("malformed state: EOF while parsing"));
+        }
+        other => panic!("not corrupt: {other:?}"),
+    }
+    let Err(StateError::Corrupt { column, .. }) = State::from_json(truncated) else {
+        unreachable!()
+    };
+    assert_eq!(column, truncated.len(), "the column is where the text ends");
+
+    // A state saved under a program with a journey the new one lacks: the
+    // strict restore names the journey.
+    let state = in_flight().save();
+    let without_onboarding = edit(&[(
+        "journey onboarding {\n  stages new -> active\n\n  rule start:\n    when opened_app via email\n    then move to new\n}\n",
+        "",
+    )]);
+    let error = Engine::restore(without_onboarding, &state).expect_err("strict");
+    match &error {
+        StateError::Incompatible {
+            item: ProgramItem::Journey { journey },
+            missing: true,
+            at,
+            ..
+        } => {
+            assert_eq!(journey, "onboarding");
+            assert!(at.starts_with("customers["), "{at}");
+        }
+        other => panic!("not an incompatible journey: {other:?}"),
+    }
+    assert_eq!(error.code(), "jrule::state_incompatible");
+    assert!(
+        error.to_string().ends_with("unknown journey `onboarding`"),
+        "{error}"
+    );
+
+    // A state of another format or version.
+    let other = text.replacen(r#""format":"jrule-state""#, r#""format":"x""#, 1);
+    let e = State::from_json(&other).expect_err("another format");
+    assert!(matches!(&e, StateError::NotAState { format } if format == "x"));
+    assert_eq!(e.code(), "jrule::state_format");
+    let newer = text.replacen(r#""version":1"#, r#""version":7"#, 1);
+    let e = State::from_json(&newer).expect_err("a newer version");
+    assert!(matches!(
+        e,
+        StateError::Version {
+            version: 7,
+            supported: 1
+        }
+    ));
+    assert_eq!(e.code(), "jrule::state_version");
+}

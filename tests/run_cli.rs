@@ -78,7 +78,7 @@ fn a_rejected_line_is_reported_with_its_number_and_the_run_goes_on() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), decisions);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "-:3: event rejected: unknown signal `key_usd`\n"
+        "-:3: event rejected[jrule::event_unknown_signal]: unknown signal `key_usd`\n"
     );
 }
 
@@ -96,7 +96,7 @@ fn strict_stops_at_the_first_rejected_event() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{first}\n"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("-:2: event rejected: malformed JSON"),
+        err.starts_with("-:2: event rejected[jrule::event_malformed]: malformed JSON"),
         "{err}"
     );
 }

@@ -269,7 +269,7 @@ fn worker_on(broker: &Broker, name: &str, program: &Path, topic: &str, extra: &[
         } else {
             &["--checkpoint-events", "40", "--checkpoint-secs", "1"][..]
         })
-        .args(["--reload-secs", "0.2"])
+        .args(["--reload-secs", "0.2", "--log", "info"])
         .args([
             "-X",
             "session.timeout.ms=6000",
@@ -374,6 +374,7 @@ fn expected_on(
             match o {
                 Output::Decision(_, v) => decisions.push((id(&v), v)),
                 Output::Dead(_, v) => dead.push(v),
+                other => panic!("unexpected output {other:?}"),
             }
         }
     }
@@ -425,7 +426,7 @@ fn decide(part: &mut Partition, r: &Record, topic: &str) -> Vec<(String, String)
         .into_iter()
         .filter_map(|o| match o {
             Output::Decision(_, v) => Some((id(&v), v)),
-            Output::Dead(..) => None,
+            _ => None,
         })
         .collect()
 }
@@ -659,7 +660,7 @@ fn a_new_program_is_picked_up_and_state_carries_by_stage_name() {
         let log = w.log();
         let said: Vec<&str> = log[at..]
             .lines()
-            .filter_map(|l| l.strip_prefix("jrule stream: "))
+            .filter_map(|l| l.split_once("jrule::stream::kafka: ").map(|(_, m)| m))
             .filter(|l| l.contains("carried over"))
             .collect();
         if said.len() >= report.len() {
@@ -750,7 +751,7 @@ fn a_damaged_snapshot_stops_the_worker_instead_of_starting_afresh() {
     let log = failing_worker(&broker);
     assert!(
         log.ends_with(
-            "error: state topic `g-ev.state` partition 1: snapshot generation 5 lacks chunk 0 of 3\n"
+            "error[jrule::stream_snapshot]: state topic `g-ev.state` partition 1: snapshot generation 5 lacks chunk 0 of 3\n"
         ),
         "{log}"
     );
@@ -769,7 +770,7 @@ fn a_state_topic_with_fewer_partitions_than_the_input_is_refused() {
     let log = failing_worker(&broker);
     assert!(
         log.ends_with(
-            "error: the state topic `g-ev.state` has 2 partitions, fewer than the input's 3\n"
+            "error[jrule::stream_state_topic_too_small]: the state topic `g-ev.state` has 2 partitions, fewer than the input's 3\n"
         ),
         "{log}"
     );
@@ -790,7 +791,7 @@ fn a_program_that_does_not_check_is_refused_before_any_connection() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("nope"), "{stderr}");
     assert!(
-        stderr.ends_with("error: the program does not check\n"),
+        stderr.ends_with("error[jrule::stream_program_check]: the program does not check\n"),
         "{stderr}"
     );
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use clap::Args;
 use serde_json::json;
 
+use super::failure::Failure;
 use super::{read_sources, Format, HeapStats, OK, TROUBLE};
 use crate::workload::{self, Workload};
 use crate::{Decision, Engine, Event, Program, Source};
@@ -60,8 +61,8 @@ pub fn run(
             }
             OK
         }
-        Err(message) => {
-            let _ = writeln!(err, "error: {message}");
+        Err(failure) => {
+            let _ = writeln!(err, "{failure}");
             TROUBLE
         }
     }
@@ -71,7 +72,7 @@ fn live(heap: Option<HeapStats>) -> (u64, i64) {
     heap.map_or((0, 0), |f| f())
 }
 
-fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value, String> {
+fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value, Failure> {
     let (sources, workload) = if args.synthetic {
         if !args.files.is_empty() {
             return Err("give either program files or --synthetic, not both".into());
@@ -207,7 +208,7 @@ fn bench(args: &BenchArgs, heap: Option<HeapStats>) -> Result<serde_json::Value,
     }))
 }
 
-fn read_events(program: &Program, path: &str) -> Result<Vec<Event>, String> {
+fn read_events(program: &Program, path: &str) -> Result<Vec<Event>, Failure> {
     let input: Box<dyn BufRead> = if path == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -220,8 +221,9 @@ fn read_events(program: &Program, path: &str) -> Result<Vec<Event>, String> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let event = Event::from_json_bytes(program, &line)
-            .map_err(|e| format!("{path}:{}: event rejected: {e}", i + 1))?;
+        let event = Event::from_json_bytes(program, &line).map_err(|e| {
+            Failure::coded(e.code(), format!("{path}:{}: event rejected: {e}", i + 1))
+        })?;
         events.push(event);
     }
     Ok(events)

@@ -12,8 +12,10 @@ use crate::check::Checked;
 use crate::engine::{Considered, Explanation, Verdict};
 use crate::source::Source;
 use crate::syntax::ast::{Expr, ExprKind, Item, Root, Rule};
-use crate::{Engine, Event, Program, State};
+use crate::{Engine, Event, EventError, Program, State};
 
+use super::failure::Failure;
+use super::run::state_failure;
 use super::{read_sources, Format, OK, TROUBLE};
 
 /// Arguments of `jrule explain`.
@@ -43,8 +45,8 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
                 TROUBLE
             }
         },
-        Err(Trouble::Message(message)) => {
-            let _ = writeln!(err, "error: {message}");
+        Err(Trouble::Message(failure)) => {
+            let _ = writeln!(err, "{failure}");
             TROUBLE
         }
         Err(Trouble::Diagnostics(rendered)) => {
@@ -56,13 +58,19 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 }
 
 enum Trouble {
-    Message(String),
+    Message(Failure),
     Diagnostics(String),
 }
 
 impl From<String> for Trouble {
     fn from(message: String) -> Self {
-        Trouble::Message(message)
+        Trouble::Message(message.into())
+    }
+}
+
+impl From<Failure> for Trouble {
+    fn from(failure: Failure) -> Self {
+        Trouble::Message(failure)
     }
 }
 
@@ -81,18 +89,15 @@ fn explain(args: &ExplainArgs) -> Result<String, Trouble> {
     let engine = match &args.state {
         Some(path) => {
             let text = super::run::read_state(path)?;
-            let state =
-                State::from_json(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?;
-            Engine::restore(Arc::clone(&program), &state)
-                .map_err(|e| format!("state `{}`: {e}", path.display()))?
+            let state = State::from_json(&text).map_err(|e| state_failure(path, &e))?;
+            Engine::restore(Arc::clone(&program), &state).map_err(|e| state_failure(path, &e))?
         }
         None => Engine::new(Arc::clone(&program)),
     };
-    let event = Event::from_json(&program, &args.event)
-        .map_err(|e| format!("--event: event rejected: {e}"))?;
-    let explanation = engine
-        .explain(&event)
-        .map_err(|e| format!("--event: event rejected: {e}"))?;
+    let rejected =
+        |e: EventError| Failure::coded(e.code(), format!("--event: event rejected: {e}"));
+    let event = Event::from_json(&program, &args.event).map_err(rejected)?;
+    let explanation = engine.explain(&event).map_err(rejected)?;
     let checked = crate::check(&sources);
     let conditions = conditions(&sources, &checked);
     let signal: Json = serde_json::from_str(&args.event).unwrap_or(Json::Null);

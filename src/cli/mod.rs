@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 mod diff;
 pub mod explain;
+mod failure;
 pub mod fmt;
 pub mod graph;
 mod progress;
@@ -32,6 +33,19 @@ pub const TROUBLE: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log messages at LEVEL and above on stderr [default: `RUST_LOG` if set, else warn].
+    #[arg(long, global = true, value_enum, value_name = "LEVEL")]
+    log: Option<LogLevel>,
+}
+
+/// The levels of `--log`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
 }
 
 #[derive(Subcommand, Debug)]
@@ -59,6 +73,30 @@ impl Cli {
     /// True for the commands that report heap use (`bench`).
     pub fn measures_heap(&self) -> bool {
         matches!(self.command, Command::Bench(_))
+    }
+
+    /// Sends the library's `tracing` events to stderr, one plain line each
+    /// (level, module, message; no time, no colour), at the level of
+    /// `--log`, else as `RUST_LOG` says, else `warn` and above. Does
+    /// nothing if a subscriber is installed already.
+    pub fn install_logging(&self) {
+        use tracing_subscriber::EnvFilter;
+        let filter = match self.log {
+            Some(level) => EnvFilter::new(match level {
+                LogLevel::Error => "error",
+                LogLevel::Warn => "warn",
+                LogLevel::Info => "info",
+                LogLevel::Debug => "debug",
+                LogLevel::Trace => "trace",
+            }),
+            None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_ansi(false)
+            .try_init();
     }
 }
 

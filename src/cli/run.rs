@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use super::failure::{rejected as rejected_label, Failure, LINE_TOO_LONG};
 use super::{read_sources, FAILED, OK, TROUBLE};
 use crate::{Engine, Program, State};
 
@@ -39,14 +40,14 @@ pub struct RunArgs {
 pub fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match run_inner(args, out, err) {
         Ok(code) => code,
-        Err(message) => {
-            let _ = writeln!(err, "error: {message}");
+        Err(failure) => {
+            let _ = writeln!(err, "{failure}");
             TROUBLE
         }
     }
 }
 
-fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, String> {
+fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let sources = read_sources(&args.files)?;
     let until = match &args.until {
         Some(t) => Some(
@@ -60,7 +61,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Err(e) => {
             let _ =
                 err.write_all(super::check::render(&e.diagnostics, &e.sources, false).as_bytes());
-            return Err("the program does not check".to_string());
+            return Err("the program does not check".into());
         }
     };
     // `--strict` must stop exactly at the first rejected event: one engine.
@@ -68,14 +69,13 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let mut shards: Vec<Engine> = match &args.state {
         Some(path) if path.exists() => {
             let text = read_state(path)?;
-            let state =
-                State::from_json(&text).map_err(|e| format!("state `{}`: {e}", path.display()))?;
+            let state = State::from_json(&text).map_err(|e| state_failure(path, &e))?;
             state
                 .split(threads)
                 .iter()
                 .map(|s| Engine::restore(own_copy(&program, threads), s))
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("state `{}`: {e}", path.display()))?
+                .map_err(|e| state_failure(path, &e))?
         }
         _ => (0..threads)
             .map(|_| Engine::new(own_copy(&program, threads)))
@@ -138,7 +138,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                     .map_err(|e| format!("cannot write decisions: {e}"))?,
                 Err(e) => {
                     rejected += 1;
-                    let _ = writeln!(err, "{name}:{line}: event rejected: {e}");
+                    let _ = writeln!(err, "{name}:{line}: {}: {e}", rejected_label(e.code()));
                     if args.strict {
                         stop = true;
                         break;
@@ -150,15 +150,16 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             rejected += 1;
             let _ = writeln!(
                 err,
-                "{name}:{line}: event rejected: the line is longer than the limit of {MAX_EVENT_LINE} bytes (16 MiB)"
+                "{name}:{line}: {}: the line is longer than the limit of {MAX_EVENT_LINE} bytes (16 MiB)",
+                rejected_label(LINE_TOO_LONG)
             );
             stop |= args.strict;
         }
     }
     progress.finish();
     if let (Some(until), false) = (until, args.strict && rejected > 0) {
-        let decisions =
-            shard::advance_all(&mut shards, until).map_err(|e| format!("--until: {e}"))?;
+        let decisions = shard::advance_all(&mut shards, until)
+            .map_err(|e| Failure::coded(e.code(), format!("--until: {e}")))?;
         let mut json = Vec::new();
         shard::write_json(&mut json, &decisions);
         out.write_all(&json)
@@ -183,6 +184,11 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             .map_err(|e| format!("cannot write metrics `{}`: {e}", path.display()))?;
     }
     Ok(if rejected > 0 { FAILED } else { OK })
+}
+
+/// A state that cannot be read or restored, with its code.
+pub(super) fn state_failure(path: &Path, e: &crate::StateError) -> Failure {
+    Failure::coded(e.code(), format!("state `{}`: {e}", path.display()))
 }
 
 /// Each engine of several gets its own copy of the program: decisions hold

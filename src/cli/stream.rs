@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::failure::Failure;
 use super::{OK, TROUBLE};
-use crate::stream::Config;
+use crate::stream::{Config, LoadError, StreamError};
 
 /// Arguments of `jrule stream`.
 #[derive(Args, Debug)]
@@ -96,10 +97,20 @@ pub fn run(args: &StreamArgs, err: &mut dyn Write) -> u8 {
             kafka: args.kafka.clone(),
         })
     };
-    match config().and_then(crate::stream::run) {
-        Ok(()) => OK,
+    let config = match config() {
+        Ok(config) => config,
         Err(message) => {
-            let _ = writeln!(err, "error: {message}");
+            let _ = writeln!(err, "{}", Failure::from(message));
+            return TROUBLE;
+        }
+    };
+    match crate::stream::run(config) {
+        Ok(()) => OK,
+        Err(e) => {
+            if let StreamError::Load(LoadError::Check(diagnostics)) = &e {
+                let _ = err.write_all(diagnostics.as_bytes());
+            }
+            let _ = writeln!(err, "{}", Failure::coded(e.code(), e.to_string()));
             TROUBLE
         }
     }

@@ -11,43 +11,160 @@ use crate::types::{Base, Ty};
 use crate::value::Value;
 
 /// Why an event was rejected. A rejected event changes nothing.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[allow(missing_docs)]
+///
+/// Each kind has a stable [`code`](EventError::code) (`jrule::event_…`),
+/// which `jrule run` prints with the message. More kinds may be added:
+/// match with a `_` arm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventError {
-    #[error("malformed JSON: {0}")]
-    Json(String),
+    /// The text is not JSON. `line` and `column` (1-based) are where the
+    /// reading stopped; `message` is what went wrong there.
+    #[error("malformed JSON: {}", at_position(message, *line, *column))]
+    Json {
+        /// What went wrong, without the position.
+        message: String,
+        /// The line where reading stopped (1-based; 0 when unknown).
+        line: usize,
+        /// The column where reading stopped (1-based; 0 when unknown).
+        column: usize,
+    },
+    /// The JSON is not an object.
     #[error("an event must be a JSON object")]
     NotAnObject,
+    /// A key that events do not have.
     #[error("unknown key `{0}` in the event (the keys are customer, signal, time, at, via, data, profile)")]
     UnknownKey(String),
+    /// A required key (`customer`, `signal`, `time`) is missing.
     #[error("missing `{0}`")]
     Missing(&'static str),
+    /// `customer` is not a non-empty text.
     #[error("`customer` must be a non-empty text")]
     BadCustomer,
+    /// The program declares no such signal.
     #[error("unknown signal `{0}`")]
     UnknownSignal(String),
+    /// An event built for another program: its signal's number.
+    #[error("unknown signal `#{signal} (the event was built for another program)`")]
+    OtherProgram {
+        /// The signal's number in the program the event was built for.
+        signal: usize,
+    },
+    /// The program declares no such place.
     #[error("unknown place `{0}`")]
     UnknownPlace(String),
+    /// The program declares no such channel.
     #[error("unknown channel `{0}`")]
     UnknownChannel(String),
+    /// `time` is neither an RFC 3339 timestamp nor integer milliseconds:
+    /// what was found instead, as written.
     #[error("`time` must be an RFC 3339 timestamp or integer milliseconds, found {0}")]
     BadTime(String),
+    /// A time in milliseconds since the epoch outside years 0000 to 9999.
+    #[error("`time` must be an RFC 3339 timestamp or integer milliseconds, found {time} (times run from year 0000 to 9999)")]
+    TimeOutOfRange {
+        /// The time, in milliseconds since the epoch.
+        time: i64,
+    },
+    /// The event is older than the engine's clock (both in milliseconds
+    /// since the epoch; the message shows them in RFC 3339).
     #[error(
-        "event at {time} is older than the engine's clock {clock}: events must come in time order"
+        "event at {} is older than the engine's clock {}: events must come in time order",
+        crate::time::format_rfc3339(*time),
+        crate::time::format_rfc3339(*clock)
     )]
-    OutOfOrder { time: String, clock: String },
+    OutOfOrder {
+        /// The event's time.
+        time: i64,
+        /// The engine's clock: the time of the last event or timer.
+        clock: i64,
+    },
+    /// The signal has no such field.
     #[error("signal `{signal}` has no field `{field}`")]
-    UnknownField { signal: String, field: String },
+    UnknownField {
+        /// The signal.
+        signal: String,
+        /// The field the event gave.
+        field: String,
+    },
+    /// A required field of the signal is missing.
     #[error("signal `{signal}` needs field `{field}`")]
-    MissingField { signal: String, field: String },
+    MissingField {
+        /// The signal.
+        signal: String,
+        /// The required field.
+        field: String,
+    },
+    /// The customer profile has no such field.
     #[error("the customer profile has no field `{0}`")]
     UnknownProfileField(String),
+    /// A value of the wrong type.
     #[error("field `{field}` must be {expected}, found {found}")]
     WrongType {
+        /// The field (or `data`, `profile` for those objects).
         field: String,
+        /// The type wanted, in words (`an int`, `an object`).
         expected: String,
+        /// What was found, in words.
         found: String,
     },
+}
+
+impl EventError {
+    /// The stable code of this kind of rejection, like
+    /// `jrule::event_out_of_order`. Codes are never renamed or reused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventError::Json { .. } => "jrule::event_malformed",
+            EventError::NotAnObject => "jrule::event_not_an_object",
+            EventError::UnknownKey(_) => "jrule::event_unknown_key",
+            EventError::Missing(_) => "jrule::event_missing_key",
+            EventError::BadCustomer => "jrule::event_bad_customer",
+            EventError::UnknownSignal(_) => "jrule::event_unknown_signal",
+            EventError::OtherProgram { .. } => "jrule::event_other_program",
+            EventError::UnknownPlace(_) => "jrule::event_unknown_place",
+            EventError::UnknownChannel(_) => "jrule::event_unknown_channel",
+            EventError::BadTime(_) => "jrule::event_bad_time",
+            EventError::TimeOutOfRange { .. } => "jrule::event_time_out_of_range",
+            EventError::OutOfOrder { .. } => "jrule::event_out_of_order",
+            EventError::UnknownField { .. } => "jrule::event_unknown_field",
+            EventError::MissingField { .. } => "jrule::event_missing_field",
+            EventError::UnknownProfileField(_) => "jrule::event_unknown_profile_field",
+            EventError::WrongType { .. } => "jrule::event_wrong_type",
+        }
+    }
+
+    /// A JSON error, with its position as numbers.
+    pub(crate) fn json(e: &serde_json::Error) -> EventError {
+        let (message, line, column) = split_position(e);
+        EventError::Json {
+            message,
+            line,
+            column,
+        }
+    }
+}
+
+/// A JSON error's message without its position, and the position (line and
+/// column, 1-based; 0 when serde_json gives none).
+pub(crate) fn split_position(e: &serde_json::Error) -> (String, usize, usize) {
+    let text = e.to_string();
+    let (line, column) = (e.line(), e.column());
+    let suffix = format!(" at line {line} column {column}");
+    match text.strip_suffix(&suffix) {
+        Some(message) if line > 0 => (message.to_string(), line, column),
+        _ => (text, 0, 0),
+    }
+}
+
+/// A message and the position it has (none when `line` is 0), as
+/// serde_json writes them.
+pub(crate) fn at_position(message: &str, line: usize, column: usize) -> String {
+    if line == 0 {
+        message.to_string()
+    } else {
+        format!("{message} at line {line} column {column}")
+    }
 }
 
 /// One customer signal, resolved against a program.
@@ -65,15 +182,14 @@ pub struct Event {
 impl Event {
     /// Reads an event from one JSON object (a line of a JSON Lines file).
     pub fn from_json(program: &Program, text: &str) -> Result<Event, EventError> {
-        let json: Json = serde_json::from_str(text).map_err(|e| EventError::Json(e.to_string()))?;
+        let json: Json = serde_json::from_str(text).map_err(|e| EventError::json(&e))?;
         Event::from_value(program, &json)
     }
 
     /// Reads an event from the bytes of one JSON object; bytes that are
     /// not UTF-8 make it malformed JSON.
     pub fn from_json_bytes(program: &Program, bytes: &[u8]) -> Result<Event, EventError> {
-        let json: Json =
-            serde_json::from_slice(bytes).map_err(|e| EventError::Json(e.to_string()))?;
+        let json: Json = serde_json::from_slice(bytes).map_err(|e| EventError::json(&e))?;
         Event::from_value(program, &json)
     }
 
@@ -162,9 +278,7 @@ fn parse_time(t: &Json) -> Result<i64, EventError> {
         }
         Json::Number(n) => match n.as_i64() {
             Some(ms) if crate::time::IN_RANGE.contains(&ms) => Ok(ms),
-            Some(ms) => Err(EventError::BadTime(format!(
-                "{ms} (times run from year 0000 to 9999)"
-            ))),
+            Some(ms) => Err(EventError::TimeOutOfRange { time: ms }),
             None => Err(EventError::BadTime(n.to_string())),
         },
         other => Err(EventError::BadTime(describe(other))),

@@ -14,6 +14,7 @@ use crate::ids::JourneyId;
 
 /// What happened to one rule triggered by the event's signal.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// It fired and made `decisions`; `suppressed` and `excluded` count
     /// its calls that `requires` and `exclusive` dropped; `move_dropped`

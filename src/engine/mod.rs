@@ -21,7 +21,7 @@ pub use decision::{Arg, Decision};
 pub use event::{Event, EventBuilder, EventError};
 pub use explain::{Considered, Explanation, Verdict};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
-pub use state::{shard_of, Carry, State, StateError};
+pub use state::{shard_of, Carry, ProgramItem, State, StateError};
 
 /// Runs a compiled program over a stream of events, keeping every
 /// customer's state. One engine serves one shard of customers; it is
@@ -188,10 +188,9 @@ impl Engine {
             && event.at.is_none_or(|p| p.index() < names.places.len())
             && event.via.is_none_or(|c| c.index() < names.channels.len());
         if !fits {
-            return Err(EventError::UnknownSignal(format!(
-                "#{} (the event was built for another program)",
-                event.signal.index()
-            )));
+            return Err(EventError::OtherProgram {
+                signal: event.signal.index(),
+            });
         }
         self.check_time(event.time)?;
         self.fire_due(event.time, out);
@@ -313,15 +312,10 @@ impl Engine {
 
     fn check_time(&self, time: i64) -> Result<(), EventError> {
         if !crate::time::IN_RANGE.contains(&time) {
-            return Err(EventError::BadTime(format!(
-                "{time} (times run from year 0000 to 9999)"
-            )));
+            return Err(EventError::TimeOutOfRange { time });
         }
         match self.clock {
-            Some(clock) if time < clock => Err(EventError::OutOfOrder {
-                time: crate::time::format_rfc3339(time),
-                clock: crate::time::format_rfc3339(clock),
-            }),
+            Some(clock) if time < clock => Err(EventError::OutOfOrder { time, clock }),
             _ => Ok(()),
         }
     }

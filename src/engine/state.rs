@@ -22,10 +22,156 @@ use crate::value::Value;
 const FORMAT: &str = "jrule-state";
 const VERSION: u32 = 1;
 
-/// Why a state could not be restored.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct StateError(String);
+/// Why a state could not be read or restored.
+///
+/// Each kind has a stable [`code`](StateError::code) (`jrule::state_…`),
+/// which the command line prints with the message. More kinds may be
+/// added: match with a `_` arm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The text is not a state: truncated, not JSON, or a key or value of
+    /// the wrong shape. `line` and `column` (1-based) are where the reading
+    /// stopped.
+    #[error("malformed state: {}", super::event::at_position(message, *line, *column))]
+    Corrupt {
+        /// What went wrong, without the position.
+        message: String,
+        /// The line where reading stopped (1-based; 0 when unknown).
+        line: usize,
+        /// The column where reading stopped (1-based; 0 when unknown).
+        column: usize,
+    },
+    /// A JSON document of another format.
+    #[error("not a jrule state (format `{format}`)")]
+    NotAState {
+        /// The document's `format`.
+        format: String,
+    },
+    /// A state of a version this jrule does not read.
+    #[error("state version {version} is not supported (this jrule reads version {supported})")]
+    Version {
+        /// The state's version.
+        version: u32,
+        /// The version this jrule reads.
+        supported: u32,
+    },
+    /// The state's clock (milliseconds since the epoch) is outside years
+    /// 0000 to 9999.
+    #[error("clock: {clock} is outside the times jrule reads (years 0000 to 9999)")]
+    ClockOutOfRange {
+        /// The clock.
+        clock: i64,
+    },
+    /// A count of the metrics so large that no real run reaches it.
+    #[error("metrics: the count {count} is past any real run: the state is corrupt")]
+    CountOutOfRange {
+        /// The count.
+        count: u64,
+    },
+    /// The state contradicts itself: a customer or an item of a customer
+    /// listed twice, an exposure to a split of another journey. `at` is
+    /// where, as a path like `customers[3].journeys[0]`.
+    #[error("{at}: {reason}")]
+    Inconsistent {
+        /// Where in the state.
+        at: String,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// The state names an item the program lacks or has changed (a strict
+    /// restore or reload only; [`Engine::restore_carrying`] drops it
+    /// instead). `at` is where in the state, as a path like
+    /// `customers[3].journeys[0]` or `metrics`.
+    #[error("{at}: {reason}")]
+    Incompatible {
+        /// Where in the state.
+        at: String,
+        /// The item of the program.
+        item: ProgramItem,
+        /// True when the program lacks the item; false when it has it but
+        /// changed (a rule without its `limit`, a field of another type).
+        missing: bool,
+        /// What does not fit, in words.
+        reason: String,
+    },
+}
+
+impl StateError {
+    /// The stable code of this kind of error, like `jrule::state_corrupt`.
+    /// Codes are never renamed or reused.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StateError::Corrupt { .. } => "jrule::state_corrupt",
+            StateError::NotAState { .. } => "jrule::state_format",
+            StateError::Version { .. } => "jrule::state_version",
+            StateError::ClockOutOfRange { .. } => "jrule::state_clock_out_of_range",
+            StateError::CountOutOfRange { .. } => "jrule::state_count_out_of_range",
+            StateError::Inconsistent { .. } => "jrule::state_inconsistent",
+            StateError::Incompatible { .. } => "jrule::state_incompatible",
+        }
+    }
+
+    fn inconsistent(at: impl Into<String>, reason: String) -> StateError {
+        StateError::Inconsistent {
+            at: at.into(),
+            reason,
+        }
+    }
+}
+
+/// An item of a program that a state names, in a
+/// [`StateError::Incompatible`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProgramItem {
+    /// A journey.
+    Journey {
+        /// Its name.
+        journey: String,
+    },
+    /// A stage of a journey.
+    Stage {
+        /// The journey.
+        journey: String,
+        /// The stage.
+        stage: String,
+    },
+    /// A goal of a journey, by its number (0-based, in the order written).
+    Goal {
+        /// The journey.
+        journey: String,
+        /// The goal's number.
+        goal: usize,
+    },
+    /// A rule, by its qualified name (`journey/rule`, or `rule`).
+    Rule {
+        /// The rule.
+        rule: String,
+    },
+    /// A field of the customer profile.
+    ProfileField {
+        /// The field.
+        field: String,
+    },
+    /// A field of the event kept by an absence rule's pending timer.
+    EventField {
+        /// The rule.
+        rule: String,
+        /// The field.
+        field: String,
+    },
+    /// A place named by the event an absence rule's timer keeps.
+    Place {
+        /// The place.
+        place: String,
+    },
+    /// A channel named by the event an absence rule's timer keeps.
+    Channel {
+        /// The channel.
+        channel: String,
+    },
+}
 
 /// What a lenient restore ([`Engine::restore_carrying`]) could not carry
 /// over to a new program, grouped by what was dropped: a journey, stage,
@@ -208,19 +354,24 @@ impl State {
 
     /// Reads a state from JSON text; a truncated or corrupt text is an error.
     pub fn from_json(text: &str) -> Result<State, StateError> {
-        let state: State =
-            serde_json::from_str(text).map_err(|e| StateError(format!("malformed state: {e}")))?;
+        let state: State = serde_json::from_str(text).map_err(|e| {
+            let (message, line, column) = super::event::split_position(&e);
+            StateError::Corrupt {
+                message,
+                line,
+                column,
+            }
+        })?;
         if state.format != FORMAT {
-            return Err(StateError(format!(
-                "not a jrule state (format `{}`)",
-                state.format
-            )));
+            return Err(StateError::NotAState {
+                format: state.format,
+            });
         }
         if state.version != VERSION {
-            return Err(StateError(format!(
-                "state version {} is not supported (this jrule reads version {VERSION})",
-                state.version
-            )));
+            return Err(StateError::Version {
+                version: state.version,
+                supported: VERSION,
+            });
         }
         Ok(state)
     }
@@ -478,9 +629,7 @@ impl Engine {
         let mut engine = Engine::new(Arc::clone(&program));
         let p = &*program;
         if let Some(clock) = state.clock.filter(|c| !crate::time::IN_RANGE.contains(c)) {
-            return Err(StateError(format!(
-                "clock: {clock} is outside the times jrule reads (years 0000 to 9999)"
-            )));
+            return Err(StateError::ClockOutOfRange { clock });
         }
         engine.clock = state.clock;
         let mut seen = BTreeSet::new();
@@ -490,10 +639,10 @@ impl Engine {
         for (ci, c) in state.customers.iter().enumerate() {
             let at = format!("customers[{ci}]");
             if c.id.is_empty() || !seen.insert(c.id.as_str()) {
-                return Err(StateError(format!(
-                    "{at}: empty or repeated customer id `{}`",
-                    c.id
-                )));
+                return Err(StateError::inconsistent(
+                    at,
+                    format!("empty or repeated customer id `{}`", c.id),
+                ));
             }
             let id: Arc<str> = Arc::from(c.id.as_str());
             let (slot, _) = engine.customers.enter(&id);
@@ -512,10 +661,10 @@ impl Engine {
                 let at = format!("{at}.journeys[{ji}]");
                 let placed = keep(carry, journey_stage(p, &at, j))?;
                 if !listed.insert(j.journey.as_str()) {
-                    return Err(StateError(format!(
-                        "{at}: journey `{}` appears twice",
-                        j.journey
-                    )));
+                    return Err(StateError::inconsistent(
+                        at,
+                        format!("journey `{}` appears twice", j.journey),
+                    ));
                 }
                 let Some((journey, stage)) = placed else {
                     continue;
@@ -533,10 +682,10 @@ impl Engine {
                         continue;
                     };
                     if p.rules[rule].journey != Some(journey) {
-                        return Err(StateError(format!(
-                            "{at}: rule `{r}` is not a split of journey `{}`",
-                            j.journey
-                        )));
+                        return Err(StateError::inconsistent(
+                            at,
+                            format!("rule `{r}` is not a split of journey `{}`", j.journey),
+                        ));
                     }
                     cust.expose(rule);
                 }
@@ -552,10 +701,10 @@ impl Engine {
             for m in &c.memory {
                 let rule = keep(carry, remembering_rule(p, &at, &m.rule))?;
                 if !listed.insert(m.rule.as_str()) {
-                    return Err(StateError(format!(
-                        "{at}.memory: rule `{}` appears twice",
-                        m.rule
-                    )));
+                    return Err(StateError::inconsistent(
+                        format!("{at}.memory"),
+                        format!("rule `{}` appears twice", m.rule),
+                    ));
                 }
                 if let Some(rule) = rule {
                     cust.remember(rule, m.time);
@@ -565,10 +714,10 @@ impl Engine {
             for cap in &c.caps {
                 let rule = keep(carry, limited_rule(p, &at, &cap.rule))?;
                 if !listed.insert(cap.rule.as_str()) {
-                    return Err(StateError(format!(
-                        "{at}.caps: rule `{}` appears twice",
-                        cap.rule
-                    )));
+                    return Err(StateError::inconsistent(
+                        format!("{at}.caps"),
+                        format!("rule `{}` appears twice", cap.rule),
+                    ));
                 }
                 if let Some(rule) = rule {
                     for &time in &cap.times {
@@ -580,10 +729,10 @@ impl Engine {
             for t in &c.timers {
                 let timer = keep(carry, timer(p, &at, t))?;
                 if !listed.insert(t.rule.as_str()) {
-                    return Err(StateError(format!(
-                        "{at}.timers: two timers of rule `{}`",
-                        t.rule
-                    )));
+                    return Err(StateError::inconsistent(
+                        format!("{at}.timers"),
+                        format!("two timers of rule `{}`", t.rule),
+                    ));
                 }
                 if let Some((rule, event)) = timer {
                     engine
@@ -611,11 +760,28 @@ struct Gone {
     /// What is gone or changed, and what the report counts; `None` when
     /// nothing is lost (an absent profile value).
     lost: Option<(String, Unit)>,
-    /// The error of a strict restore.
-    error: String,
+    /// The error of a strict restore (boxed: a `Gone` is returned on
+    /// every path that finds an item, and most find it).
+    error: Box<StateError>,
 }
 
-fn gone(what: String, unit: Unit, error: String) -> Gone {
+/// The error of a strict restore for an item of the program that is
+/// missing or changed.
+fn unfit(
+    at: impl Into<String>,
+    item: ProgramItem,
+    missing: bool,
+    reason: String,
+) -> Box<StateError> {
+    Box::new(StateError::Incompatible {
+        at: at.into(),
+        item,
+        missing,
+        reason,
+    })
+}
+
+fn gone(what: String, unit: Unit, error: Box<StateError>) -> Gone {
     Gone {
         lost: Some((what, unit)),
         error,
@@ -633,7 +799,7 @@ fn keep<T>(carry: &mut Option<Carry>, item: Result<T, Gone>) -> Result<Option<T>
             }
             Ok(None)
         }
-        (Err(gone), None) => Err(StateError(gone.error)),
+        (Err(gone), None) => Err(*gone.error),
     }
 }
 
@@ -645,7 +811,14 @@ fn journey_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<Journe
         gone(
             format!("journey `{name}` is gone"),
             unit,
-            format!("{at}: unknown journey `{name}`"),
+            unfit(
+                at,
+                ProgramItem::Journey {
+                    journey: name.to_string(),
+                },
+                true,
+                format!("unknown journey `{name}`"),
+            ),
         )
     })
 }
@@ -662,7 +835,15 @@ fn stage_named(
         gone(
             format!("stage `{}.{name}` is gone", def.name),
             unit,
-            format!("{at}: journey `{}` has no stage `{name}`", def.name),
+            unfit(
+                at,
+                ProgramItem::Stage {
+                    journey: def.name.to_string(),
+                    stage: name.to_string(),
+                },
+                true,
+                format!("journey `{}` has no stage `{name}`", def.name),
+            ),
         )
     })
 }
@@ -681,7 +862,15 @@ fn goal_numbered(
     Err(gone(
         format!("goal {goal} of journey `{}` is gone", def.name),
         unit,
-        format!("{at}: journey `{}` has no goal {goal}", def.name),
+        unfit(
+            at,
+            ProgramItem::Goal {
+                journey: def.name.to_string(),
+                goal,
+            },
+            true,
+            format!("journey `{}` has no goal {goal}", def.name),
+        ),
     ))
 }
 
@@ -690,7 +879,14 @@ fn rule_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<RuleId, G
         gone(
             format!("rule `{name}` is gone"),
             unit,
-            format!("{at}: unknown rule `{name}`"),
+            unfit(
+                at,
+                ProgramItem::Rule {
+                    rule: name.to_string(),
+                },
+                true,
+                format!("unknown rule `{name}`"),
+            ),
         )
     })
 }
@@ -708,7 +904,14 @@ fn split_named(p: &Program, at: &str, name: &str) -> Result<RuleId, Gone> {
         gone(
             format!("split `{name}` is gone"),
             Unit::Exposures,
-            format!("{at}: unknown rule `{name}`"),
+            unfit(
+                at,
+                ProgramItem::Rule {
+                    rule: name.to_string(),
+                },
+                true,
+                format!("unknown rule `{name}`"),
+            ),
         )
     })
 }
@@ -720,30 +923,49 @@ fn profile_value(
     name: &str,
     json: &Json,
 ) -> Result<(FieldId, Option<Value>), Gone> {
-    let field_gone = |what: &str, error: String| Gone {
+    let field_gone = |what: &str, at: String, reason: String| Gone {
         // An absent value loses nothing: not reported.
         lost: (!json.is_null()).then(|| (format!("profile field `{name}` {what}"), Unit::Profiles)),
-        error,
+        error: unfit(
+            at,
+            ProgramItem::ProfileField {
+                field: name.to_string(),
+            },
+            what == "is gone",
+            reason,
+        ),
     };
     let i = p
         .names
         .customer
         .iter()
         .position(|f| &*f.name == name)
-        .ok_or_else(|| field_gone("is gone", format!("{at}.profile: unknown field `{name}`")))?;
+        .ok_or_else(|| {
+            field_gone(
+                "is gone",
+                format!("{at}.profile"),
+                format!("unknown field `{name}`"),
+            )
+        })?;
     let f = &p.names.customer[i];
     if json.is_null() {
         // Absent: optional, or required with no default and never set.
         if !f.optional && p.default_profile[i].is_some() {
             return Err(field_gone(
                 "changed type",
-                format!("{at}.profile.{name}: a required field with a default cannot be null"),
+                format!("{at}.profile.{name}"),
+                "a required field with a default cannot be null".to_string(),
             ));
         }
         return Ok((FieldId::new(i), None));
     }
-    let value = value_from_json(f.ty, json, &p.names)
-        .ok_or_else(|| field_gone("changed type", format!("{at}.profile.{name}: wrong type")))?;
+    let value = value_from_json(f.ty, json, &p.names).ok_or_else(|| {
+        field_gone(
+            "changed type",
+            format!("{at}.profile.{name}"),
+            "wrong type".to_string(),
+        )
+    })?;
     Ok((FieldId::new(i), Some(value)))
 }
 
@@ -755,7 +977,14 @@ fn remembering_rule(p: &Program, at: &str, name: &str) -> Result<RuleId, Gone> {
         _ => Err(gone(
             format!("rule `{name}` no longer has `within … after`"),
             Unit::Memories,
-            format!("{at}.memory: rule `{name}` has no `within … after`"),
+            unfit(
+                format!("{at}.memory"),
+                ProgramItem::Rule {
+                    rule: name.to_string(),
+                },
+                false,
+                format!("rule `{name}` has no `within … after`"),
+            ),
         )),
     }
 }
@@ -769,31 +998,53 @@ fn limited_rule(p: &Program, at: &str, name: &str) -> Result<RuleId, Gone> {
     Err(gone(
         format!("rule `{name}` no longer has a limit"),
         Unit::CapWindows,
-        format!("{at}.caps: rule `{name}` has no `limit`"),
+        unfit(
+            format!("{at}.caps"),
+            ProgramItem::Rule {
+                rule: name.to_string(),
+            },
+            false,
+            format!("rule `{name}` has no `limit`"),
+        ),
     ))
 }
 
 /// A pending timer's rule, and the event an absence wait keeps.
 fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(RuleId, Option<TimerEvent>), Gone> {
     let rule = rule_named(p, at, &t.rule, Unit::Timers)?;
-    let timer_gone =
-        |what: String, error: String| gone(what, Unit::Timers, format!("{at}.timers: {error}"));
+    let timer_gone = |what: String, item: ProgramItem, missing: bool, reason: String| {
+        gone(
+            what,
+            Unit::Timers,
+            unfit(format!("{at}.timers"), item, missing, reason),
+        )
+    };
     let (signal, e) = match (&p.rules[rule].trigger, &t.event) {
         (TriggerDef::Absence { after, .. }, Some(e)) => (after.signal, e),
         (TriggerDef::Stay { .. }, None) => return Ok((rule, None)),
         _ => {
             return Err(timer_gone(
                 format!("rule `{}` changed its trigger", t.rule),
+                ProgramItem::Rule {
+                    rule: t.rule.clone(),
+                },
+                false,
                 format!("timer of rule `{}` does not match its trigger", t.rule),
             ))
         }
     };
     // A part of the kept event that the rule's signal no longer fits.
-    let misfit = |part: String, change: &str, error: String| {
+    let misfit = |part: String, item: ProgramItem, change: &str, reason: String| {
         timer_gone(
             format!("{part} of the event kept by rule `{}` {change}", t.rule),
-            error,
+            item,
+            change == "is gone",
+            reason,
         )
+    };
+    let field_item = |field: &str| ProgramItem::EventField {
+        rule: t.rule.clone(),
+        field: field.to_string(),
     };
     let fields = &p.names.signals[signal].fields;
     let mut data = vec![None; fields.len()];
@@ -802,10 +1053,18 @@ fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(RuleId, Option<TimerE
         let i = fields
             .iter()
             .position(|f| &*f.name == name)
-            .ok_or_else(|| misfit(field(), "is gone", format!("unknown field `{name}`")))?;
+            .ok_or_else(|| {
+                misfit(
+                    field(),
+                    field_item(name),
+                    "is gone",
+                    format!("unknown field `{name}`"),
+                )
+            })?;
         let value = value_from_json(fields[i].ty, json, &p.names).ok_or_else(|| {
             misfit(
                 field(),
+                field_item(name),
                 "changed type",
                 format!("field `{name}` has the wrong type"),
             )
@@ -819,6 +1078,7 @@ fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(RuleId, Option<TimerE
     {
         return Err(misfit(
             format!("required field `{}`", f.name),
+            field_item(&f.name),
             "is new",
             format!("the kept event lacks required field `{}`", f.name),
         ));
@@ -827,8 +1087,14 @@ fn timer(p: &Program, at: &str, t: &TimerEntry) -> Result<(RuleId, Option<TimerE
         name.as_ref()
             .map(|n| {
                 list.iter().position(|x| **x == **n).ok_or_else(|| {
+                    let item = if kind == "place" {
+                        ProgramItem::Place { place: n.clone() }
+                    } else {
+                        ProgramItem::Channel { channel: n.clone() }
+                    };
                     misfit(
                         format!("{kind} `{n}`"),
+                        item,
                         "is gone",
                         format!("unknown place or channel `{n}`"),
                     )
@@ -919,9 +1185,7 @@ fn restore_metrics(
                 .chain(g.by_arm.iter().flat_map(|(_, a)| a))
         }));
     if let Some(n) = counts.into_iter().find(|&&n| n > MAX_COUNT) {
-        return Err(StateError(format!(
-            "metrics: the count {n} is past any real run: the state is corrupt"
-        )));
+        return Err(StateError::CountOutOfRange { count: *n });
     }
     let mut m = Metrics::new(p);
     for r in &s.rules {
@@ -943,11 +1207,18 @@ fn restore_metrics(
             Err(gone(
                 format!("rule `{}` changed its split arms", r.rule),
                 Unit::ArmCounts,
-                format!(
-                    "metrics: rule `{}` has {} arms, not {}",
-                    r.rule,
-                    c.arms.len(),
-                    r.arms.len()
+                unfit(
+                    "metrics",
+                    ProgramItem::Rule {
+                        rule: r.rule.clone(),
+                    },
+                    false,
+                    format!(
+                        "rule `{}` has {} arms, not {}",
+                        r.rule,
+                        c.arms.len(),
+                        r.arms.len()
+                    ),
                 ),
             ))
         };
@@ -993,9 +1264,17 @@ fn restore_metrics(
                     g.goal, g.journey
                 ),
                 Unit::Metrics,
-                format!(
-                    "metrics: goal {} of journey `{}` does not match the program",
-                    g.goal, g.journey
+                unfit(
+                    "metrics",
+                    ProgramItem::Goal {
+                        journey: g.journey.clone(),
+                        goal: g.goal,
+                    },
+                    false,
+                    format!(
+                        "goal {} of journey `{}` does not match the program",
+                        g.goal, g.journey
+                    ),
                 ),
             ))
         };

@@ -67,6 +67,7 @@ pub struct Renamed {
 
 /// Why a file was not formatted.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FmtError {
     /// The file has syntax errors (or clauses written twice, which the tree
     /// does not keep): the diagnostics say where.

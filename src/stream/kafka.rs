@@ -15,10 +15,11 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
+use tracing::{info, warn};
 
 use super::partition::{Message, Output, Partition};
 use super::snapshot::{self, Loader, Slots};
-use super::{load_program, Config, LoadError, Versioned};
+use super::{load_program, Config, StreamError, Versioned};
 use crate::Engine;
 
 /// How long a call to the broker may take before the worker gives up.
@@ -32,33 +33,30 @@ const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the worker until SIGTERM or SIGINT (then it checkpoints every
 /// partition and leaves the group) or a fatal error, which it returns.
-pub fn run(cfg: Config) -> Result<(), String> {
-    let current = load_program(&cfg.files).map_err(|e| {
-        if let LoadError::Check(diagnostics) = &e {
-            eprint!("{diagnostics}");
-        }
-        e.to_string()
-    })?;
+/// A program that does not check is [`StreamError::Load`] with the
+/// rendered diagnostics, for the caller to show.
+pub fn run(cfg: Config) -> Result<(), StreamError> {
+    let current = load_program(&cfg.files).map_err(StreamError::Load)?;
     let failed = Arc::new(Mutex::new(None));
     let producer: ThreadedProducer<Delivery> = client_config(&cfg)
         .set("linger.ms", "5")
         .create_with_context(Delivery {
             failed: Arc::clone(&failed),
         })
-        .map_err(|e| format!("cannot create the producer: {e}"))?;
+        .map_err(|e| StreamError::kafka("cannot create the producer", e))?;
     let partitions = ensure_topics(&cfg, &producer)?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+            .map_err(|e| StreamError::kafka(format!("cannot handle signal {signal}"), e))?;
     }
-    say(&format!(
+    info!(
         "program {} ({} rules); input `{}` ({partitions} partitions), group `{}`",
         short(&current.hash),
         current.program.rules.len(),
         cfg.input,
         cfg.group
-    ));
+    );
     let worker = Worker {
         parts: BTreeMap::new(),
         producer,
@@ -81,17 +79,17 @@ pub fn run(cfg: Config) -> Result<(), String> {
         .create_with_context(Ctx {
             worker: Mutex::new(worker),
         })
-        .map_err(|e| format!("cannot create the consumer: {e}"))?;
+        .map_err(|e| StreamError::kafka("cannot create the consumer", e))?;
     consumer
         .subscribe(&[&cfg.input])
-        .map_err(|e| format!("cannot subscribe to `{}`: {e}", cfg.input))?;
+        .map_err(|e| StreamError::kafka(format!("cannot subscribe to `{}`", cfg.input), e))?;
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break stop_all(&consumer);
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => lock(&consumer).handle(&consumer, &m),
-            Some(Err(e)) => say(&format!("kafka: {e}")),
+            Some(Err(e)) => warn!("kafka: {e}"),
             None => {}
         }
         let mut w = lock(&consumer);
@@ -106,17 +104,17 @@ pub fn run(cfg: Config) -> Result<(), String> {
 }
 
 /// On SIGTERM: checkpoints every partition held.
-fn stop_all(consumer: &BaseConsumer<Ctx>) -> Result<(), String> {
+fn stop_all(consumer: &BaseConsumer<Ctx>) -> Result<(), StreamError> {
     let mut w = lock(consumer);
     let parts: Vec<i32> = w.parts.keys().copied().collect();
     for p in parts {
         w.checkpoint(consumer, p);
     }
     let [events, decisions, dead, checkpoints] = w.counts;
-    say(&format!(
+    info!(
         "stopped after {:.1} s: {events} events, {decisions} decisions, {dead} dead letters, {checkpoints} checkpoints",
         w.started.elapsed().as_secs_f64()
-    ));
+    );
     w.fatal.clone().map_or(Ok(()), Err)
 }
 
@@ -133,7 +131,7 @@ fn leave(consumer: BaseConsumer<Ctx>) {
     if consumer.closed() {
         drop(consumer);
     } else {
-        say("could not leave the group in time; exiting without");
+        warn!("could not leave the group in time; exiting without");
         std::mem::forget(consumer);
     }
 }
@@ -144,10 +142,6 @@ fn lock(consumer: &BaseConsumer<Ctx>) -> std::sync::MutexGuard<'_, Worker> {
         .worker
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-}
-
-fn say(line: &str) {
-    eprintln!("jrule stream: {line}");
 }
 
 fn short(hash: &str) -> &str {
@@ -165,12 +159,15 @@ fn client_config(cfg: &Config) -> ClientConfig {
 
 /// Checks the input topic and creates the others when missing, each with
 /// as many partitions as the input; returns that number.
-fn ensure_topics(cfg: &Config, producer: &ThreadedProducer<Delivery>) -> Result<usize, String> {
-    let count = |topic: &str| -> Result<usize, String> {
+fn ensure_topics(
+    cfg: &Config,
+    producer: &ThreadedProducer<Delivery>,
+) -> Result<usize, StreamError> {
+    let count = |topic: &str| -> Result<usize, StreamError> {
         let meta = producer
             .client()
             .fetch_metadata(Some(topic), BROKER_TIMEOUT)
-            .map_err(|e| format!("cannot read the metadata of `{topic}`: {e}"))?;
+            .map_err(|e| StreamError::kafka(format!("cannot read the metadata of `{topic}`"), e))?;
         Ok(meta
             .topics()
             .iter()
@@ -179,11 +176,13 @@ fn ensure_topics(cfg: &Config, producer: &ThreadedProducer<Delivery>) -> Result<
     };
     let n = count(&cfg.input)?;
     if n == 0 {
-        return Err(format!("the input topic `{}` does not exist", cfg.input));
+        return Err(StreamError::NoInputTopic {
+            topic: cfg.input.clone(),
+        });
     }
     let admin: AdminClient<DefaultClientContext> = client_config(cfg)
         .create()
-        .map_err(|e| format!("cannot create the admin client: {e}"))?;
+        .map_err(|e| StreamError::kafka("cannot create the admin client", e))?;
     for (topic, compact) in [
         (&cfg.output, false),
         (&cfg.dead_letter, false),
@@ -199,22 +198,24 @@ fn ensure_topics(cfg: &Config, producer: &ThreadedProducer<Delivery>) -> Result<
                 [&new],
                 &AdminOptions::new().operation_timeout(Some(BROKER_TIMEOUT)),
             ))
-            .map_err(|e| format!("cannot create `{topic}`: {e}"))?;
+            .map_err(|e| StreamError::kafka(format!("cannot create `{topic}`"), e))?;
             for r in created {
                 if let Err((t, code)) = r {
                     if code != RDKafkaErrorCode::TopicAlreadyExists {
-                        return Err(format!("cannot create `{t}`: {code}"));
+                        return Err(StreamError::kafka(format!("cannot create `{t}`"), code));
                     }
                 }
             }
-            say(&format!(
+            info!(
                 "created topic `{topic}` ({n} partitions{})",
                 if compact { ", compacted" } else { "" }
-            ));
+            );
         } else if compact && have < n {
-            return Err(format!(
-                "the state topic `{topic}` has {have} partitions, fewer than the input's {n}"
-            ));
+            return Err(StreamError::StateTopicTooSmall {
+                topic: topic.clone(),
+                partitions: have,
+                input: n,
+            });
         }
     }
     Ok(n)
@@ -223,7 +224,7 @@ fn ensure_topics(cfg: &Config, producer: &ThreadedProducer<Delivery>) -> Result<
 /// Records the first message the producer could not deliver: the worker
 /// then stops before it commits past it.
 struct Delivery {
-    failed: Arc<Mutex<Option<String>>>,
+    failed: Arc<Mutex<Option<StreamError>>>,
 }
 
 impl ClientContext for Delivery {}
@@ -234,7 +235,10 @@ impl ProducerContext for Delivery {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Err((e, m)) = result {
             let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-            failed.get_or_insert_with(|| format!("cannot write to `{}`: {e}", m.topic()));
+            failed.get_or_insert_with(|| StreamError::Write {
+                topic: m.topic().to_string(),
+                reason: e.to_string(),
+            });
         }
     }
 }
@@ -259,7 +263,7 @@ impl ConsumerContext for Ctx {
                 w.assign(tpl);
                 if let Err(e) = consumer.assign(tpl) {
                     w.fatal
-                        .get_or_insert(format!("cannot take the assignment: {e}"));
+                        .get_or_insert(StreamError::kafka("cannot take the assignment", e));
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -269,9 +273,7 @@ impl ConsumerContext for Ctx {
             other => {
                 // The partitions may be someone else's now: drop them
                 // unsaved; their last snapshots stand.
-                say(&format!(
-                    "rebalance failed ({other:?}); dropping every partition"
-                ));
+                warn!("rebalance failed ({other:?}); dropping every partition");
                 w.parts.clear();
                 let _ = consumer.unassign();
             }
@@ -284,8 +286,8 @@ struct Worker {
     current: Versioned,
     parts: BTreeMap<i32, Partition>,
     producer: ThreadedProducer<Delivery>,
-    failed: Arc<Mutex<Option<String>>>,
-    fatal: Option<String>,
+    failed: Arc<Mutex<Option<StreamError>>>,
+    fatal: Option<StreamError>,
     out: Vec<Output>,
     started: Instant,
     /// Events, decisions, dead letters, checkpoints.
@@ -389,27 +391,28 @@ impl Worker {
         let next = match super::compile(&sources, hash.clone()) {
             Ok(next) => next,
             Err(diagnostics) => {
-                eprint!("{diagnostics}");
-                say(&format!(
-                    "program {} does not check; still running {}",
+                warn!(
+                    "program {} does not check; still running {}\n{diagnostics}",
                     short(&hash),
                     short(&self.current.hash)
-                ));
+                );
                 self.rejected = Some(hash);
                 return;
             }
         };
-        say(&format!(
+        info!(
             "program {} replaces {}",
             short(&next.hash),
             short(&self.current.hash)
-        ));
+        );
         for (p, part) in &mut self.parts {
             match part.engine.reload_carrying(Arc::clone(&next.program)) {
                 Ok(carry) => report_carry(*p, &carry),
-                Err(e) => {
-                    self.fatal
-                        .get_or_insert(format!("partition {p}: cannot carry the state over: {e}"));
+                Err(error) => {
+                    self.fatal.get_or_insert(StreamError::Carry {
+                        partition: *p,
+                        error,
+                    });
                     return;
                 }
             }
@@ -442,8 +445,10 @@ impl Worker {
                         if let Err(e) =
                             tpl.set_partition_offset(&self.cfg.input, p, Offset::Offset(offset))
                         {
-                            self.fatal
-                                .get_or_insert(format!("partition {p}: cannot seek: {e}"));
+                            self.fatal.get_or_insert(StreamError::kafka(
+                                format!("partition {p}: cannot seek"),
+                                e,
+                            ));
                         }
                     }
                     said.push(match from {
@@ -453,11 +458,11 @@ impl Worker {
                     self.parts.insert(p, part);
                 }
                 Err(e) => {
-                    self.fatal.get_or_insert(format!("partition {p}: {e}"));
+                    self.fatal.get_or_insert(e);
                 }
             }
         }
-        say(&format!(
+        info!(
             "assigned partitions {} in {} ms",
             if said.is_empty() {
                 "none".to_string()
@@ -465,15 +470,19 @@ impl Worker {
                 said.join(", ")
             },
             started.elapsed().as_millis()
-        ));
+        );
     }
 
     fn restore(
         &self,
         p: i32,
         snapshot: Option<snapshot::Loaded>,
-    ) -> Result<(Partition, Option<i64>), String> {
+    ) -> Result<(Partition, Option<i64>), StreamError> {
         let program = &self.current;
+        let restore_error = |error| StreamError::Restore {
+            partition: p,
+            error,
+        };
         let Some(loaded) = snapshot else {
             return Ok((
                 Partition::new(
@@ -485,16 +494,15 @@ impl Worker {
             ));
         };
         let engine = if loaded.head.program == program.hash {
-            Engine::restore(Arc::clone(&program.program), &loaded.state)
-                .map_err(|e| format!("cannot restore the snapshot: {e}"))?
+            Engine::restore(Arc::clone(&program.program), &loaded.state).map_err(restore_error)?
         } else {
-            say(&format!(
+            info!(
                 "partition {p}: the snapshot was saved under program {}",
                 short(&loaded.head.program)
-            ));
+            );
             let (engine, carry) =
                 Engine::restore_carrying(Arc::clone(&program.program), &loaded.state)
-                    .map_err(|e| format!("cannot restore the snapshot: {e}"))?;
+                    .map_err(restore_error)?;
             report_carry(p, &carry);
             engine
         };
@@ -509,7 +517,7 @@ impl Worker {
             self.checkpoint(consumer, p);
         }
         self.parts.clear();
-        say(&format!("revoked partitions {parts:?}"));
+        info!("revoked partitions {parts:?}");
     }
 
     /// Writes the partition's snapshot, waits until it and every decision
@@ -549,10 +557,12 @@ impl Worker {
                 return;
             }
         }
-        if let Err(e) = flush(&self.producer) {
-            self.fatal.get_or_insert(format!(
-                "partition {p}: the checkpoint was not written: {e}"
-            ));
+        if let Err(messages) = flush(&self.producer) {
+            self.fatal.get_or_insert(StreamError::NotAcknowledged {
+                partition: p,
+                messages,
+                seconds: BROKER_TIMEOUT.as_secs(),
+            });
             return;
         }
         if delivery_failed(&self.failed, &mut self.fatal) {
@@ -564,10 +574,7 @@ impl Worker {
             .and_then(|()| consumer.commit(&tpl, CommitMode::Sync));
         if let Err(e) = committed {
             // The snapshot stands; the next owner starts from it anyway.
-            say(&format!(
-                "partition {p}: cannot commit offset {}: {e}",
-                part.next
-            ));
+            warn!("partition {p}: cannot commit offset {}: {e}", part.next);
         }
         part.pending = 0;
         part.checkpointed = Instant::now();
@@ -575,18 +582,15 @@ impl Worker {
     }
 }
 
-/// Waits until every message sent so far is acknowledged or failed.
+/// Waits until every message sent so far is acknowledged or failed; the
+/// error is the number of messages still in flight after `BROKER_TIMEOUT`.
 /// (`Producer::flush` of a threaded producer sleeps 100 ms a round while
 /// its thread takes the delivery reports: 100 ms for every checkpoint.)
-fn flush(producer: &ThreadedProducer<Delivery>) -> Result<(), String> {
+fn flush(producer: &ThreadedProducer<Delivery>) -> Result<(), usize> {
     let deadline = Instant::now() + BROKER_TIMEOUT;
     while producer.in_flight_count() > 0 {
         if Instant::now() > deadline {
-            return Err(format!(
-                "{} messages not acknowledged in {} s",
-                producer.in_flight_count(),
-                BROKER_TIMEOUT.as_secs()
-            ));
+            return Err(producer.in_flight_count().max(0) as usize);
         }
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -595,7 +599,7 @@ fn flush(producer: &ThreadedProducer<Delivery>) -> Result<(), String> {
 
 /// True, and the failure made fatal, when the producer could not deliver
 /// a message.
-fn delivery_failed(failed: &Mutex<Option<String>>, fatal: &mut Option<String>) -> bool {
+fn delivery_failed(failed: &Mutex<Option<StreamError>>, fatal: &mut Option<StreamError>) -> bool {
     if let Some(e) = failed.lock().unwrap_or_else(PoisonError::into_inner).take() {
         fatal.get_or_insert(e);
         return true;
@@ -605,10 +609,10 @@ fn delivery_failed(failed: &Mutex<Option<String>>, fatal: &mut Option<String>) -
 
 fn report_carry(p: i32, carry: &crate::engine::Carry) {
     if carry.is_empty() {
-        say(&format!("partition {p}: all state carried over"));
+        info!("partition {p}: all state carried over");
     }
     for line in carry.lines() {
-        say(&format!("partition {p}: not carried over: {line}"));
+        warn!("partition {p}: not carried over: {line}");
     }
 }
 
@@ -616,7 +620,7 @@ fn report_carry(p: i32, carry: &crate::engine::Carry) {
 fn send<K, P>(
     producer: &ThreadedProducer<Delivery>,
     mut record: BaseRecord<'_, K, P>,
-) -> Result<(), String>
+) -> Result<(), StreamError>
 where
     K: rdkafka::message::ToBytes + ?Sized,
     P: rdkafka::message::ToBytes + ?Sized,
@@ -628,7 +632,12 @@ where
                 record = r;
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err((e, r)) => return Err(format!("cannot write to `{}`: {e}", r.topic)),
+            Err((e, r)) => {
+                return Err(StreamError::Write {
+                    topic: r.topic.to_string(),
+                    reason: e.to_string(),
+                })
+            }
         }
     }
 }
@@ -640,16 +649,17 @@ where
 fn read_snapshots(
     cfg: &Config,
     partitions: &[i32],
-) -> Result<BTreeMap<i32, Option<snapshot::Loaded>>, String> {
-    let fail =
-        |e: &dyn std::fmt::Display| format!("cannot read the state topic `{}`: {e}", cfg.state);
+) -> Result<BTreeMap<i32, Option<snapshot::Loaded>>, StreamError> {
+    let fail = |e: &dyn std::fmt::Display| {
+        StreamError::kafka(format!("cannot read the state topic `{}`", cfg.state), e)
+    };
     let reader: BaseConsumer = client_config(cfg)
         .set("group.id", format!("{}.restore", cfg.group))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "10")
         .create()
-        .map_err(|e| format!("cannot create the state reader: {e}"))?;
+        .map_err(|e| StreamError::kafka("cannot create the state reader", e))?;
     let mut tpl = TopicPartitionList::new();
     let mut loaders = BTreeMap::new();
     for &p in partitions {
@@ -672,11 +682,11 @@ fn read_snapshots(
             }
             Some(Err(e)) => return Err(fail(&e)),
             None if Instant::now() > deadline => {
-                return Err(format!(
-                    "the state topic `{}` was not read to its end in {} s (partitions {open:?})",
-                    cfg.state,
-                    BROKER_TIMEOUT.as_secs()
-                ))
+                return Err(StreamError::StateTopicTimeout {
+                    topic: cfg.state.clone(),
+                    seconds: BROKER_TIMEOUT.as_secs(),
+                    partitions: open.iter().copied().collect(),
+                })
             }
             None => {}
         }
@@ -684,9 +694,11 @@ fn read_snapshots(
     loaders
         .into_iter()
         .map(|(p, loader)| {
-            let loaded = loader
-                .finish()
-                .map_err(|e| format!("state topic `{}` partition {p}: {e}", cfg.state))?;
+            let loaded = loader.finish().map_err(|reason| StreamError::Snapshot {
+                topic: cfg.state.clone(),
+                partition: p,
+                reason,
+            })?;
             Ok((p, loaded))
         })
         .collect()

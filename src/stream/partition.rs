@@ -26,6 +26,7 @@ pub struct Message<'a> {
 
 /// What a message became.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Output {
     /// A decision for the output topic: key (the customer) and value.
     Decision(String, String),
@@ -72,10 +73,10 @@ impl Partition {
         }
         self.next = m.offset + 1;
         self.pending += 1;
-        if let Err(reason) = self.decide(m) {
+        if let Err((code, reason)) = self.decide(m) {
             out.push(Output::Dead(
                 m.key.map(<[u8]>::to_vec),
-                dead_letter(m, &reason),
+                dead_letter(m, code, &reason),
             ));
             return true;
         }
@@ -94,17 +95,30 @@ impl Partition {
         true
     }
 
-    fn decide(&mut self, m: &Message<'_>) -> Result<(), String> {
+    /// Runs the message's event; a message the engine cannot take is the
+    /// code and message of why.
+    fn decide(&mut self, m: &Message<'_>) -> Result<(), (&'static str, String)> {
+        let rejected = |e: crate::EventError| (e.code(), e.to_string());
         let program: &Arc<Program> = self.engine.program();
-        let payload = m.payload.ok_or("the message has no value")?;
-        let event = Event::from_json_bytes(program, payload).map_err(|e| e.to_string())?;
+        let payload = m
+            .payload
+            .ok_or((NO_VALUE, "the message has no value".to_string()))?;
+        let event = Event::from_json_bytes(program, payload).map_err(rejected)?;
         match m.key {
-            None => return Err("the message has no key (events are keyed by customer id)".into()),
+            None => {
+                return Err((
+                    NO_KEY,
+                    "the message has no key (events are keyed by customer id)".into(),
+                ))
+            }
             Some(key) if key != event.customer().as_bytes() => {
-                return Err(format!(
-                    "the key `{}` is not the event's customer `{}`",
-                    String::from_utf8_lossy(key),
-                    event.customer()
+                return Err((
+                    KEY_MISMATCH,
+                    format!(
+                        "the key `{}` is not the event's customer `{}`",
+                        String::from_utf8_lossy(key),
+                        event.customer()
+                    ),
                 ))
             }
             Some(_) => {}
@@ -112,7 +126,7 @@ impl Partition {
         self.decisions.clear();
         self.engine
             .process_into(&event, &mut self.decisions)
-            .map_err(|e| e.to_string())
+            .map_err(rejected)
     }
 }
 
@@ -132,14 +146,23 @@ pub fn decision_id(d: &Decision, m: &Message<'_>, nth: usize) -> String {
     hex(&h.finalize()[..16])
 }
 
-/// The dead-letter record of a message: where it was, what it held, why.
-fn dead_letter(m: &Message<'_>, reason: &str) -> String {
+/// The code of a dead letter whose message has no value.
+pub const NO_VALUE: &str = "jrule::message_no_value";
+/// The code of a dead letter whose message has no key.
+pub const NO_KEY: &str = "jrule::message_no_key";
+/// The code of a dead letter whose key is not its event's customer.
+pub const KEY_MISMATCH: &str = "jrule::message_key_mismatch";
+
+/// The dead-letter record of a message: where it was, what it held, why
+/// (the stable code of the reason, and its message).
+fn dead_letter(m: &Message<'_>, code: &str, reason: &str) -> String {
     serde_json::json!({
         "topic": m.topic,
         "partition": m.partition,
         "offset": m.offset,
         "key": m.key.map(String::from_utf8_lossy),
         "value": m.payload.map(String::from_utf8_lossy),
+        "code": code,
         "error": reason,
     })
     .to_string()
@@ -221,24 +244,32 @@ mod tests {
             .filter_map(|o| match o {
                 Output::Dead(_, v) => {
                     let v: serde_json::Value = serde_json::from_str(v).unwrap();
-                    Some(format!("{} {}", v["offset"], v["error"].as_str().unwrap()))
+                    Some(format!(
+                        "{} {} {}",
+                        v["offset"],
+                        v["code"].as_str().unwrap(),
+                        v["error"].as_str().unwrap()
+                    ))
                 }
                 Output::Decision(..) => None,
             })
             .collect();
         assert_eq!(reasons.len(), 4, "{reasons:?}");
-        assert!(reasons[0].starts_with("0 malformed JSON"), "{reasons:?}");
         assert!(
-            reasons[1].starts_with("1 unknown signal `nope`"),
+            reasons[0].starts_with("0 jrule::event_malformed malformed JSON"),
             "{reasons:?}"
         );
         assert_eq!(
+            reasons[1],
+            "1 jrule::event_unknown_signal unknown signal `nope`"
+        );
+        assert_eq!(
             reasons[2],
-            "2 the key `c2` is not the event's customer `c1`"
+            "2 jrule::message_key_mismatch the key `c2` is not the event's customer `c1`"
         );
         assert_eq!(
             reasons[3],
-            "3 the message has no key (events are keyed by customer id)"
+            "3 jrule::message_no_key the message has no key (events are keyed by customer id)"
         );
         assert_eq!(
             out.iter()

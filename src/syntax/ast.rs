@@ -36,6 +36,7 @@ pub struct Module {
 /// A top-level item.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Item {
     Places(Vec<Ident>),
     Channels(Vec<Ident>),
@@ -61,6 +62,7 @@ pub struct Test {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum TestStep {
     /// `customer ["id"] { field: value, … }`: the customer's id and profile
     /// fields, merged into the next event's profile.
@@ -294,6 +296,7 @@ pub struct Filtered {
 
 /// What makes a rule fire.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Trigger {
     /// `when S` or `when S within D after S2`.
     Signal {
@@ -324,6 +327,7 @@ pub enum Trigger {
 
 /// One action of a rule.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Action {
     /// A declared action.
     Call(Call),
@@ -393,6 +397,7 @@ pub struct Expr {
 /// `customer` or `event`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Root {
     Customer,
     Event,
@@ -401,6 +406,7 @@ pub enum Root {
 /// Unary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum UnaryOp {
     Not,
     Neg,
@@ -409,6 +415,7 @@ pub enum UnaryOp {
 /// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum BinaryOp {
     Or,
     And,
@@ -457,6 +464,7 @@ impl BinaryOp {
 /// The kinds of expression.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum ExprKind {
     Int(i64),
     Float(f64),
