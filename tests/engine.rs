@@ -1061,8 +1061,8 @@ fn corrupt_state_is_an_error_never_a_panic() {
             "format",
         ),
         (
-            "version 2",
-            Box::new(|v| v["version"] = json!(2)),
+            "version 3",
+            Box::new(|v| v["version"] = json!(3)),
             "version",
         ),
         (
@@ -1193,14 +1193,26 @@ fn corrupt_state_is_an_error_never_a_panic() {
             "limbo",
         ),
         (
-            "arms of another length",
+            "an arm the rule lacks",
             Box::new(|v| {
                 let rules = v["metrics"]["rules"].as_array_mut().unwrap();
                 let r = rules
                     .iter_mut()
-                    .find(|r| nonempty(r, "arms"))
+                    .find(|r| r["arms"].as_object().is_some_and(|a| !a.is_empty()))
                     .expect("a split rule");
-                r["arms"].as_array_mut().unwrap().push(json!(0));
+                r["arms"]["nope"] = json!(0);
+            }),
+            "no split arm `nope`",
+        ),
+        (
+            "version 1 arms of another length",
+            Box::new(|v| {
+                let rules = v["metrics"]["rules"].as_array_mut().unwrap();
+                let r = rules
+                    .iter_mut()
+                    .find(|r| r["arms"].as_object().is_some_and(|a| !a.is_empty()))
+                    .expect("a split rule");
+                r["arms"] = json!([0, 0, 0, 0, 0, 0, 0]);
             }),
             "arms",
         ),
@@ -1215,13 +1227,18 @@ fn corrupt_state_is_an_error_never_a_panic() {
             "goal",
         ),
         (
-            "by_stage of another length",
-            Box::new(|v| {
-                v["metrics"]["goals"][0]["by_stage"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!(0))
-            }),
+            "goal metrics by an unknown name",
+            Box::new(|v| v["metrics"]["goals"][0]["goal"] = json!("paid within 1d")),
+            "paid within 1d",
+        ),
+        (
+            "by_stage with a stage the journey lacks",
+            Box::new(|v| v["metrics"]["goals"][0]["by_stage"]["limbo"] = json!(1)),
+            "limbo",
+        ),
+        (
+            "version 1 by_stage of another length",
+            Box::new(|v| v["metrics"]["goals"][0]["by_stage"] = json!([0])),
             "goal",
         ),
         (

@@ -216,9 +216,8 @@ fn reloading_a_changed_program_reports_what_could_not_carry() {
     assert_eq!(
         carry.to_string(),
         "\
-goal 0 of journey `stay` no longer matches the program: its metrics dropped
-goal 1 of journey `stay` is gone: 1 conversion dropped
-goal 1 of journey `stay` is gone: its metrics dropped
+goal `spa_visit within 7d` of journey `stay` is gone: 1 conversion dropped
+goal `spa_visit within 7d` of journey `stay` is gone: its metrics dropped
 journey `onboarding` is gone: 2 customers left it
 journey `onboarding` is gone: its metrics dropped
 profile field `nickname` is gone: dropped for 1 customer
@@ -229,6 +228,7 @@ rule `stay/nudge` is gone: 2 pending timers dropped
 rule `stay/nudge` is gone: its metrics dropped
 rule `stay/spa_offer` is gone: its metrics dropped
 split `stay/spa_offer` is gone: exposures of 1 customer dropped
+split `stay/spa_offer` is gone: its metrics dropped
 stage `stay.checked_in` is gone: 1 customer left journey `stay`
 stage `stay.checked_in` is gone: its metrics dropped"
     );
@@ -315,11 +315,8 @@ fn reloading_changed_rules_reports_what_could_not_carry() {
         carry.to_string(),
         "\
 field `nights` of the event kept by rule `stay/nudge` is gone: 2 pending timers dropped
-goal 0 of journey `stay` no longer matches the program: its metrics dropped
-goal 1 of journey `stay` no longer matches the program: its metrics dropped
 rule `followup` no longer has `within … after`: 1 `within … after` memory dropped
-rule `stay/remind` changed its trigger: 2 pending timers dropped
-rule `stay/spa_offer` changed its split arms: its counts by arm dropped"
+rule `stay/remind` changed its trigger: 2 pending timers dropped"
     );
     // Nothing is pending any more: no timer fires.
     let after = run(&mut engine, &[]);
@@ -443,14 +440,124 @@ fn a_host_matches_on_the_kind_of_state_error() {
     let e = State::from_json(&other).expect_err("another format");
     assert!(matches!(&e, StateError::NotAState { format } if format == "x"));
     assert_eq!(e.code(), "jrule::state_format");
-    let newer = text.replacen(r#""version":1"#, r#""version":7"#, 1);
+    let newer = text.replacen(r#""version":2"#, r#""version":7"#, 1);
     let e = State::from_json(&newer).expect_err("a newer version");
     assert!(matches!(
         e,
         StateError::Version {
             version: 7,
-            supported: 1
+            supported: 2
         }
     ));
     assert_eq!(e.code(), "jrule::state_version");
+}
+
+/// Goals, and counts by stage and by arm, are carried by name: removing the
+/// first goal, reordering the stages and the arms gives every count to the
+/// goal, stage and arm it was counted for.
+#[test]
+fn goals_stages_and_arms_carry_by_name() {
+    let mut engine = in_flight();
+    let goal = |engine: &Engine, name: &str| -> serde_json::Value {
+        let state: serde_json::Value = serde_json::from_str(&engine.save().to_json()).unwrap();
+        let goals = state["metrics"]["goals"].as_array().unwrap().clone();
+        goals
+            .into_iter()
+            .find(|g| g["goal"] == name)
+            .expect("the goal")
+    };
+    let arms = |engine: &Engine| -> serde_json::Value {
+        let state: serde_json::Value = serde_json::from_str(&engine.save().to_json()).unwrap();
+        let rules = state["metrics"]["rules"].as_array().unwrap().clone();
+        let rule = rules.into_iter().find(|r| r["rule"] == "stay/spa_offer");
+        rule.expect("the split")["arms"].clone()
+    };
+    let (spa, split) = (goal(&engine, "spa_visit within 7d"), arms(&engine));
+    assert_ne!(spa["conversions"], 0);
+    assert_ne!(split, serde_json::json!({"a": 0, "b": 0}));
+    let carry = engine
+        .reload_carrying(edit(&[
+            // The first goal goes: the second is goal 0 now.
+            ("  goal paid within 7d\n", ""),
+            // `in_room` is the first stage now.
+            (
+                "stages booked -> checked_in -> in_room",
+                "stages in_room\n  stages booked -> checked_in -> in_room",
+            ),
+            // The arms swap places.
+            (
+                "a 50%: offer(\"A\")\n      b 50%: offer(\"B\")",
+                "b 50%: offer(\"B\")\n      a 50%: offer(\"A\")",
+            ),
+        ]))
+        .expect("own state");
+    assert_eq!(
+        carry.to_string(),
+        "goal `paid within 7d` of journey `stay` is gone: 1 conversion dropped\n\
+         goal `paid within 7d` of journey `stay` is gone: its metrics dropped"
+    );
+    assert_eq!(goal(&engine, "spa_visit within 7d"), spa);
+    assert_eq!(arms(&engine), split);
+    assert_eq!(engine.metrics().goals[0].len(), 1);
+}
+
+/// A state written by an earlier jrule (version 1: goals by number, counts
+/// by position) still restores into the program it was saved under.
+#[test]
+fn a_version_1_state_restores() {
+    let engine = in_flight();
+    let v2: serde_json::Value = serde_json::from_str(&engine.save().to_json()).unwrap();
+    let mut v1 = v2.clone();
+    v1["version"] = serde_json::json!(1);
+    let goals = ["paid within 7d", "spa_visit within 7d"];
+    for c in v1["customers"].as_array_mut().unwrap() {
+        for j in c["journeys"].as_array_mut().unwrap() {
+            let numbers: Vec<usize> = j["converted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| goals.iter().position(|x| g == x).unwrap())
+                .collect();
+            j["converted"] = serde_json::json!(numbers);
+        }
+    }
+    for r in v1["metrics"]["rules"].as_array_mut().unwrap() {
+        let arms: Vec<u64> = r["arms"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        r["arms"] = serde_json::json!(arms);
+    }
+    for (i, g) in v1["metrics"]["goals"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        g["goal"] = serde_json::json!(i);
+        let stages = ["booked", "checked_in", "in_room"];
+        let by_stage: Vec<u64> = stages
+            .iter()
+            .map(|s| g["by_stage"][s].as_u64().unwrap())
+            .collect();
+        g["by_stage"] = serde_json::json!(by_stage);
+        let by_arm: Vec<(String, Vec<u64>)> = g["by_arm"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(rule, arms)| {
+                let counts = ["a", "b"]
+                    .iter()
+                    .map(|a| arms[a].as_u64().unwrap())
+                    .collect();
+                (rule.clone(), counts)
+            })
+            .collect();
+        g["by_arm"] = serde_json::json!(by_arm);
+    }
+    let state = State::from_json(&v1.to_string()).expect("a version 1 state reads");
+    let restored = Engine::restore(compile(STAY), &state).expect("and restores");
+    assert_eq!(restored.save().to_json(), engine.save().to_json());
 }

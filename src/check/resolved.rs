@@ -70,6 +70,8 @@ pub(crate) struct JourneyDecl {
 
 #[derive(Debug, Clone)]
 pub(crate) struct GoalDecl {
+    /// `SIGNAL within D`: unique in its journey (state files name goals so).
+    pub name: Arc<str>,
     pub signal: SignalId,
     pub within: i64,
 }
@@ -153,6 +155,15 @@ pub(crate) fn line_name(when: Span, lines: &[LineIndex]) -> String {
         .get(when.file as usize)
         .map_or(0, |l| l.line(when.start as usize) + 1);
     format!("L{line}")
+}
+
+/// A goal's name: `SIGNAL within D`, with `D` as `jrule fmt` writes it.
+pub(crate) fn goal_name(g: &ast::Goal) -> String {
+    format!(
+        "{} within {}",
+        g.signal.name,
+        crate::time::duration_literal(g.within.ms)
+    )
 }
 
 /// Resolves a checked program without errors. An `Err` is a name the
@@ -283,6 +294,7 @@ impl Resolver<'_> {
             .iter()
             .map(|g| {
                 Ok(GoalDecl {
+                    name: Arc::from(goal_name(g).as_str()),
                     signal: self.signal(&g.signal)?,
                     within: g.within.ms as i64,
                 })

@@ -31,9 +31,16 @@ impl Checker<'_> {
             Some(info) if info.span.key() == j.name.span.key() => info.clone(),
             _ => own,
         };
+        let mut goals: IndexMap<String, Span> = IndexMap::new();
         for goal in &j.goals {
             self.signal(&goal.signal);
             self.positive(&goal.within, "a goal's window");
+            // Goals are known by signal and window (in state files, metrics).
+            let name = super::resolved::goal_name(goal);
+            let first = goals.get(&name).copied();
+            if self.declare("goal", first, &name, goal.span) {
+                goals.insert(name, goal.span);
+            }
         }
         if let Some(extra) = j.goals.get(MAX_GOALS) {
             self.report(

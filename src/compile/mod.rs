@@ -108,6 +108,8 @@ pub(crate) struct ActionDef {
 
 #[derive(Debug, Clone)]
 pub(crate) struct GoalDef {
+    /// `SIGNAL within D`, unique in the journey.
+    pub name: Arc<str>,
     pub signal: SignalId,
     pub within: i64,
 }
@@ -146,6 +148,7 @@ impl JourneyDef {
                 .goals
                 .iter()
                 .map(|g| GoalDef {
+                    name: Arc::clone(&g.name),
                     signal: g.signal,
                     within: g.within,
                 })

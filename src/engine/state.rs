@@ -20,7 +20,10 @@ use crate::ids::{ChannelId, FieldId, GoalId, JourneyId, PlaceId, RuleId, StageId
 use crate::value::Value;
 
 const FORMAT: &str = "jrule-state";
-const VERSION: u32 = 1;
+/// Version 2 names goals (`SIGNAL within D`), and the metrics' counts by
+/// stage and by split arm; version 1 numbered them, and is still read (its
+/// numbers and positions taken against the program restored into).
+const VERSION: u32 = 2;
 
 /// Why a state could not be read or restored.
 ///
@@ -137,12 +140,13 @@ pub enum ProgramItem {
         /// The stage.
         stage: String,
     },
-    /// A goal of a journey, by its number (0-based, in the order written).
+    /// A goal of a journey, by its name (`SIGNAL within D`; a number in
+    /// a version 1 state).
     Goal {
         /// The journey.
         journey: String,
-        /// The goal's number.
-        goal: usize,
+        /// The goal.
+        goal: String,
     },
     /// A rule, by its qualified name (`journey/rule`, or `rule`).
     Rule {
@@ -278,8 +282,122 @@ struct JourneyEntry {
     stage: String,
     entered: i64,
     since: i64,
-    converted: Vec<usize>,
+    converted: Vec<GoalRef>,
     exposures: Vec<String>,
+}
+
+/// A goal: by name (`SIGNAL within D`), or by number in a version 1 state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum GoalRef {
+    Name(String),
+    Number(usize),
+}
+
+impl std::fmt::Display for GoalRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GoalRef::Name(name) => write!(f, "`{name}`"),
+            GoalRef::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Counts by stage or by arm: by name, or by position in a version 1 state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Counts {
+    Named(BTreeMap<String, u64>),
+    Positional(Vec<u64>),
+}
+
+impl Counts {
+    fn named<'a>(names: impl Iterator<Item = &'a Arc<str>>, counts: &[u64]) -> Counts {
+        Counts::Named(
+            names
+                .zip(counts)
+                .map(|(n, c)| (n.to_string(), *c))
+                .collect(),
+        )
+    }
+
+    fn values(&self) -> Box<dyn Iterator<Item = &u64> + '_> {
+        match self {
+            Counts::Named(m) => Box::new(m.values()),
+            Counts::Positional(v) => Box::new(v.iter()),
+        }
+    }
+
+    fn zero(&mut self) {
+        match self {
+            Counts::Named(m) => m.values_mut().for_each(|x| *x = 0),
+            Counts::Positional(v) => v.iter_mut().for_each(|x| *x = 0),
+        }
+    }
+
+    fn add(&mut self, other: &Counts) {
+        match (self, other) {
+            (Counts::Named(a), Counts::Named(b)) => {
+                for (k, v) in b {
+                    *a.entry(k.clone()).or_default() += v;
+                }
+            }
+            (Counts::Positional(a), Counts::Positional(b)) => {
+                a.iter_mut().zip(b).for_each(|(p, q)| *p += q);
+            }
+            // The parts of one state have one version.
+            _ => {}
+        }
+    }
+}
+
+/// A goal's conversions by split rule and arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum ByArm {
+    Named(BTreeMap<String, BTreeMap<String, u64>>),
+    Positional(Vec<(String, Vec<u64>)>),
+}
+
+impl ByArm {
+    fn values(&self) -> Box<dyn Iterator<Item = &u64> + '_> {
+        match self {
+            ByArm::Named(m) => Box::new(m.values().flat_map(|a| a.values())),
+            ByArm::Positional(v) => Box::new(v.iter().flat_map(|(_, a)| a)),
+        }
+    }
+
+    fn zero(&mut self) {
+        match self {
+            ByArm::Named(m) => m
+                .values_mut()
+                .flat_map(|a| a.values_mut())
+                .for_each(|x| *x = 0),
+            ByArm::Positional(v) => v
+                .iter_mut()
+                .flat_map(|(_, a)| a.iter_mut())
+                .for_each(|x| *x = 0),
+        }
+    }
+
+    fn add(&mut self, other: &ByArm) {
+        match (self, other) {
+            (ByArm::Named(a), ByArm::Named(b)) => {
+                for (rule, arms) in b {
+                    let mine = a.entry(rule.clone()).or_default();
+                    for (arm, n) in arms {
+                        *mine.entry(arm.clone()).or_default() += n;
+                    }
+                }
+            }
+            (ByArm::Positional(a), ByArm::Positional(b)) => {
+                for ((_, p), (_, q)) in a.iter_mut().zip(b) {
+                    p.iter_mut().zip(q).for_each(|(m, n)| *m += n);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -326,7 +444,7 @@ struct MetricsState {
 struct RuleMetrics {
     rule: String,
     counts: [u64; 6],
-    arms: Vec<u64>,
+    arms: Counts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -340,10 +458,10 @@ struct StageMetrics {
 #[serde(deny_unknown_fields)]
 struct GoalMetrics {
     journey: String,
-    goal: usize,
+    goal: GoalRef,
     conversions: u64,
-    by_stage: Vec<u64>,
-    by_arm: Vec<(String, Vec<u64>)>,
+    by_stage: Counts,
+    by_arm: ByArm,
 }
 
 impl State {
@@ -367,7 +485,7 @@ impl State {
                 format: state.format,
             });
         }
-        if state.version != VERSION {
+        if !(1..=VERSION).contains(&state.version) {
             return Err(StateError::Version {
                 version: state.version,
                 supported: VERSION,
@@ -445,17 +563,15 @@ fn zero(m: &MetricsState) -> MetricsState {
     let mut z = m.clone();
     for r in &mut z.rules {
         r.counts = [0; 6];
-        r.arms.iter_mut().for_each(|x| *x = 0);
+        r.arms.zero();
     }
     for s in &mut z.stages {
         s.entered.values_mut().for_each(|x| *x = 0);
     }
     for g in &mut z.goals {
         g.conversions = 0;
-        g.by_stage.iter_mut().for_each(|x| *x = 0);
-        g.by_arm
-            .iter_mut()
-            .for_each(|(_, v)| v.iter_mut().for_each(|x| *x = 0));
+        g.by_stage.zero();
+        g.by_arm.zero();
     }
     z
 }
@@ -466,7 +582,7 @@ fn add_metrics(a: &mut MetricsState, b: &MetricsState) {
             .iter_mut()
             .zip(&y.counts)
             .for_each(|(p, q)| *p += q);
-        x.arms.iter_mut().zip(&y.arms).for_each(|(p, q)| *p += q);
+        x.arms.add(&y.arms);
     }
     for (x, y) in a.stages.iter_mut().zip(&b.stages) {
         for (k, v) in &y.entered {
@@ -475,13 +591,8 @@ fn add_metrics(a: &mut MetricsState, b: &MetricsState) {
     }
     for (x, y) in a.goals.iter_mut().zip(&b.goals) {
         x.conversions += y.conversions;
-        x.by_stage
-            .iter_mut()
-            .zip(&y.by_stage)
-            .for_each(|(p, q)| *p += q);
-        for ((_, p), (_, q)) in x.by_arm.iter_mut().zip(&y.by_arm) {
-            p.iter_mut().zip(q).for_each(|(m, n)| *m += n);
-        }
+        x.by_stage.add(&y.by_stage);
+        x.by_arm.add(&y.by_arm);
     }
 }
 
@@ -529,9 +640,9 @@ impl Engine {
                                 since: j.since,
                                 converted: def
                                     .goals
-                                    .ids()
-                                    .filter(|g| j.converted & (1 << g.index()) != 0)
-                                    .map(GoalId::index)
+                                    .iter_ids()
+                                    .filter(|(g, _)| j.converted & (1 << g.index()) != 0)
+                                    .map(|(_, goal)| GoalRef::Name(goal.name.to_string()))
                                     .collect(),
                                 exposures: c
                                     .exposures()
@@ -670,9 +781,8 @@ impl Engine {
                     continue;
                 };
                 let mut converted = 0u64;
-                for &g in &j.converted {
-                    if let Some(g) =
-                        keep(carry, goal_numbered(p, &at, journey, g, Unit::Conversions))?
+                for g in &j.converted {
+                    if let Some(g) = keep(carry, goal_named(p, &at, journey, g, Unit::Conversions))?
                     {
                         converted |= 1 << g.index();
                     }
@@ -848,30 +958,56 @@ fn stage_named(
     })
 }
 
-fn goal_numbered(
+fn goal_named(
     p: &Program,
     at: &str,
     journey: JourneyId,
-    goal: usize,
+    goal: &GoalRef,
     unit: Unit,
 ) -> Result<GoalId, Gone> {
     let def = &p.journeys[journey];
-    if goal < def.goals.len() {
-        return Ok(GoalId::new(goal));
-    }
-    Err(gone(
-        format!("goal {goal} of journey `{}` is gone", def.name),
-        unit,
+    let found = match goal {
+        GoalRef::Name(name) => def.goals.find(|g| *g.name == **name),
+        GoalRef::Number(n) => (*n < def.goals.len()).then(|| GoalId::new(*n)),
+    };
+    found.ok_or_else(|| {
+        gone(
+            format!("goal {goal} of journey `{}` is gone", def.name),
+            unit,
+            unfit(
+                at,
+                ProgramItem::Goal {
+                    journey: def.name.to_string(),
+                    goal: match goal {
+                        GoalRef::Name(name) => name.clone(),
+                        GoalRef::Number(n) => n.to_string(),
+                    },
+                },
+                true,
+                format!("journey `{}` has no goal {goal}", def.name),
+            ),
+        )
+    })
+}
+
+/// Version 1 counts of a goal whose stages or splits changed in number.
+fn goal_misfit(journey: &str, goal: &GoalRef) -> Gone {
+    gone(
+        format!("goal {goal} of journey `{journey}` no longer matches the program"),
+        Unit::Metrics,
         unfit(
-            at,
+            "metrics",
             ProgramItem::Goal {
-                journey: def.name.to_string(),
-                goal,
+                journey: journey.to_string(),
+                goal: match goal {
+                    GoalRef::Name(name) => name.clone(),
+                    GoalRef::Number(n) => n.to_string(),
+                },
             },
-            true,
-            format!("journey `{}` has no goal {goal}", def.name),
+            false,
+            format!("goal {goal} of journey `{journey}` does not match the program"),
         ),
-    ))
+    )
 }
 
 fn rule_named(p: &Program, at: &str, name: &str, unit: Unit) -> Result<RuleId, Gone> {
@@ -1127,7 +1263,7 @@ fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
                     c.errors,
                     c.decisions,
                 ],
-                arms: c.arms.clone(),
+                arms: Counts::named(r.arms.iter(), &c.arms),
             })
             .collect(),
         stages: p
@@ -1149,16 +1285,22 @@ fn save_metrics(p: &Program, m: &Metrics) -> MetricsState {
             .iter()
             .zip(&m.goals)
             .flat_map(|(j, goals)| {
-                goals.iter().enumerate().map(move |(g, c)| GoalMetrics {
+                j.goals.iter().zip(goals).map(move |(g, c)| GoalMetrics {
                     journey: j.name.to_string(),
-                    goal: g,
+                    goal: GoalRef::Name(g.name.to_string()),
                     conversions: c.conversions,
-                    by_stage: c.by_stage.clone(),
-                    by_arm: c
-                        .by_arm
-                        .iter()
-                        .map(|(r, n)| (p.rules[*r].qualified.to_string(), n.clone()))
-                        .collect(),
+                    by_stage: Counts::named(j.stages.iter(), &c.by_stage),
+                    by_arm: ByArm::Named(
+                        c.by_arm
+                            .iter()
+                            .map(|(r, n)| {
+                                let rule = &p.rules[*r];
+                                let arms = rule.arms.iter().zip(n);
+                                let arms = arms.map(|(a, n)| (a.to_string(), *n)).collect();
+                                (rule.qualified.to_string(), arms)
+                            })
+                            .collect(),
+                    ),
                 })
             })
             .collect(),
@@ -1177,12 +1319,12 @@ fn restore_metrics(
     let counts = s
         .rules
         .iter()
-        .flat_map(|r| r.counts.iter().chain(&r.arms))
+        .flat_map(|r| r.counts.iter().chain(r.arms.values()))
         .chain(s.stages.iter().flat_map(|st| st.entered.values()))
         .chain(s.goals.iter().flat_map(|g| {
             std::iter::once(&g.conversions)
-                .chain(&g.by_stage)
-                .chain(g.by_arm.iter().flat_map(|(_, a)| a))
+                .chain(g.by_stage.values())
+                .chain(g.by_arm.values())
         }));
     if let Some(n) = counts.into_iter().find(|&&n| n > MAX_COUNT) {
         return Err(StateError::CountOutOfRange { count: *n });
@@ -1201,29 +1343,55 @@ fn restore_metrics(
             c.errors,
             c.decisions,
         ] = r.counts;
-        let arms = if r.arms.len() == c.arms.len() {
-            Ok(&r.arms)
-        } else {
-            Err(gone(
-                format!("rule `{}` changed its split arms", r.rule),
-                Unit::ArmCounts,
-                unfit(
-                    "metrics",
-                    ProgramItem::Rule {
-                        rule: r.rule.clone(),
-                    },
-                    false,
-                    format!(
-                        "rule `{}` has {} arms, not {}",
-                        r.rule,
-                        c.arms.len(),
-                        r.arms.len()
-                    ),
-                ),
-            ))
-        };
-        if let Some(arms) = keep(carry, arms)? {
-            c.arms.clone_from(arms);
+        let def = &p.rules[i];
+        match &r.arms {
+            Counts::Named(saved) => {
+                for (arm, n) in saved {
+                    let found = def.arms.iter().position(|a| **a == **arm).ok_or_else(|| {
+                        gone(
+                            format!("arm `{arm}` of rule `{}` is gone", r.rule),
+                            Unit::ArmCounts,
+                            unfit(
+                                "metrics",
+                                ProgramItem::Rule {
+                                    rule: r.rule.clone(),
+                                },
+                                false,
+                                format!("rule `{}` has no split arm `{arm}`", r.rule),
+                            ),
+                        )
+                    });
+                    if let Some(a) = keep(carry, found)? {
+                        c.arms[a] = *n;
+                    }
+                }
+            }
+            Counts::Positional(saved) => {
+                let arms = if saved.len() == c.arms.len() {
+                    Ok(saved)
+                } else {
+                    Err(gone(
+                        format!("rule `{}` changed its split arms", r.rule),
+                        Unit::ArmCounts,
+                        unfit(
+                            "metrics",
+                            ProgramItem::Rule {
+                                rule: r.rule.clone(),
+                            },
+                            false,
+                            format!(
+                                "rule `{}` has {} arms, not {}",
+                                r.rule,
+                                c.arms.len(),
+                                saved.len()
+                            ),
+                        ),
+                    ))
+                };
+                if let Some(arms) = keep(carry, arms)? {
+                    c.arms.clone_from(arms);
+                }
+            }
         }
     }
     for st in &s.stages {
@@ -1248,41 +1416,88 @@ fn restore_metrics(
         else {
             continue;
         };
-        let Some(goal) = keep(carry, goal_numbered(p, "metrics", j, g.goal, Unit::Metrics))? else {
+        let Some(goal) = keep(carry, goal_named(p, "metrics", j, &g.goal, Unit::Metrics))? else {
             continue;
         };
+        let journey = &p.journeys[j];
         let counts = &mut m.goals[j.index()][goal.index()];
-        let fits = g.by_stage.len() == counts.by_stage.len()
-            && g.by_arm.len() == counts.by_arm.len()
-            && (g.by_arm.iter().zip(&counts.by_arm)).all(|((_, a), (_, b))| a.len() == b.len());
-        let shape = if fits {
-            Ok(())
-        } else {
-            Err(gone(
-                format!(
-                    "goal {} of journey `{}` no longer matches the program",
-                    g.goal, g.journey
-                ),
-                Unit::Metrics,
-                unfit(
-                    "metrics",
-                    ProgramItem::Goal {
-                        journey: g.journey.clone(),
-                        goal: g.goal,
-                    },
-                    false,
-                    format!(
-                        "goal {} of journey `{}` does not match the program",
-                        g.goal, g.journey
-                    ),
-                ),
-            ))
-        };
-        if keep(carry, shape)?.is_some() {
-            counts.conversions = g.conversions;
-            counts.by_stage.clone_from(&g.by_stage);
-            for ((_, saved), (_, mine)) in g.by_arm.iter().zip(counts.by_arm.iter_mut()) {
-                mine.clone_from(saved);
+        counts.conversions = g.conversions;
+        match &g.by_stage {
+            Counts::Named(saved) => {
+                for (stage, n) in saved {
+                    if let Some(st) =
+                        keep(carry, stage_named(p, "metrics", j, stage, Unit::Metrics))?
+                    {
+                        counts.by_stage[st.index()] = *n;
+                    }
+                }
+            }
+            Counts::Positional(saved) => {
+                let fits = if saved.len() == counts.by_stage.len() {
+                    Ok(saved)
+                } else {
+                    Err(goal_misfit(&g.journey, &g.goal))
+                };
+                if let Some(saved) = keep(carry, fits)? {
+                    counts.by_stage.clone_from(saved);
+                }
+            }
+        }
+        match &g.by_arm {
+            ByArm::Named(saved) => {
+                for (rule, arms) in saved {
+                    let found = counts
+                        .by_arm
+                        .iter_mut()
+                        .find(|(r, _)| *p.rules[*r].qualified == **rule);
+                    let Some((r, mine)) = found else {
+                        let lost = gone(
+                            format!("split `{rule}` is gone"),
+                            Unit::Metrics,
+                            unfit(
+                                "metrics",
+                                ProgramItem::Rule { rule: rule.clone() },
+                                true,
+                                format!("journey `{}` has no split rule `{rule}`", journey.name),
+                            ),
+                        );
+                        keep::<()>(carry, Err(lost))?;
+                        continue;
+                    };
+                    let def = &p.rules[*r];
+                    for (arm, n) in arms {
+                        let found = def.arms.iter().position(|a| **a == **arm).ok_or_else(|| {
+                            gone(
+                                format!("arm `{arm}` of rule `{rule}` is gone"),
+                                Unit::Metrics,
+                                unfit(
+                                    "metrics",
+                                    ProgramItem::Rule { rule: rule.clone() },
+                                    false,
+                                    format!("rule `{rule}` has no split arm `{arm}`"),
+                                ),
+                            )
+                        });
+                        if let Some(a) = keep(carry, found)? {
+                            mine[a] = *n;
+                        }
+                    }
+                }
+            }
+            ByArm::Positional(saved) => {
+                let fits = saved.len() == counts.by_arm.len()
+                    && (saved.iter().zip(&counts.by_arm))
+                        .all(|((_, a), (_, b))| a.len() == b.len());
+                let fits = if fits {
+                    Ok(saved)
+                } else {
+                    Err(goal_misfit(&g.journey, &g.goal))
+                };
+                if let Some(saved) = keep(carry, fits)? {
+                    for ((_, saved), (_, mine)) in saved.iter().zip(counts.by_arm.iter_mut()) {
+                        mine.clone_from(saved);
+                    }
+                }
             }
         }
     }

@@ -505,7 +505,11 @@ impl<'r> Gen<'r> {
             for _ in 0..self.rng.below(3).max(1) {
                 let s = self.rng.below(self.signals.len());
                 let d = self.rng.pick(&DURATIONS[3..]).0;
-                lines.push(format!("  goal {} within {d}", self.signals[s].name));
+                // A goal is known by its signal and window: no two alike.
+                let goal = format!("  goal {} within {d}", self.signals[s].name);
+                if !lines.contains(&goal) {
+                    lines.push(goal);
+                }
             }
         }
         lines.extend(rules);
