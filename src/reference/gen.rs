@@ -1099,7 +1099,8 @@ impl<'r> Gen<'r> {
         // was never set is saved as `null`, and `Engine::restore` refuses
         // that state ("a required field cannot be null"). No save/restore
         // for such programs until it is fixed.
-        let restorable = (self.customer.iter().zip(&self.defaults)).all(|(f, d)| f.optional || d.is_some());
+        let restorable =
+            (self.customer.iter().zip(&self.defaults)).all(|(f, d)| f.optional || d.is_some());
         for _ in 0..5 + self.rng.below(40) {
             match self.rng.below(100) {
                 0..=3 if restorable => steps.push(Step::Restore),
