@@ -244,8 +244,8 @@ pub(crate) fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 /// A byte range in one file of a program.
 ///
 /// Two spans are equal when they cover the same bytes of the same file. To
-/// compare syntax trees whatever their layout, compare
-/// [`Module::without_spans`](crate::syntax::ast::Module::without_spans).
+/// compare syntax trees whatever their layout, compare them without spans
+/// (`syntax::ast::Module::without_spans`).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Span {
     /// Index of the file in the program's sources.

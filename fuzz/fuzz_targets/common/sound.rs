@@ -131,6 +131,7 @@ fn value(symbols: &Symbols, ty: Ty, variant: usize) -> Option<Value> {
         Base::Place => symbol(symbols.places.len())?,
         Base::Channel => symbol(symbols.channels.len())?,
         Base::Enum(i) => symbol(symbols.enums.get_index(i as usize)?.1.values.len())?,
-        Base::Unknown => return None,
+        // Unknown, and whatever a later version adds.
+        _ => return None,
     })
 }
