@@ -42,57 +42,6 @@ impl Rng {
     }
 }
 
-const KEYWORDS: &[&str] = &[
-    "places",
-    "channels",
-    "enum",
-    "customer",
-    "signal",
-    "action",
-    "journey",
-    "stages",
-    "goal",
-    "within",
-    "after",
-    "rule",
-    "when",
-    "at",
-    "via",
-    "in",
-    "where",
-    "limit",
-    "per",
-    "priority",
-    "then",
-    "move",
-    "to",
-    "split",
-    "skip",
-    "no",
-    "for",
-    "requires",
-    "exclusive",
-    "test",
-    "event",
-    "has",
-    "and",
-    "or",
-    "not",
-    "true",
-    "false",
-    "->",
-    "{",
-    "}",
-    ",",
-    ":",
-    "%",
-    "1h",
-    "0",
-    "?",
-    "[",
-    "]",
-];
-
 /// The byte ranges of the tokens of `text`: identifiers (with digits, so
 /// that `30m` is one token), and every other non-blank character alone.
 fn tokens(text: &str) -> Vec<Range<usize>> {
@@ -176,7 +125,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
             let at = toks
                 .get(rng.below(toks.len() + 1))
                 .map_or(text.len(), |t| t.start);
-            let keyword = KEYWORDS[rng.below(KEYWORDS.len())];
+            let keyword = jrule::syntax::KEYWORDS[rng.below(jrule::syntax::KEYWORDS.len())];
             splice(at..at, &format!("{keyword} "))
         }
     }

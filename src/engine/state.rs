@@ -1036,17 +1036,26 @@ fn journey_stage(p: &Program, at: &str, j: &JourneyEntry) -> Result<(JourneyId, 
 
 /// A split rule that assigned the customer an arm.
 fn split_named(p: &Program, at: &str, name: &str) -> Result<RuleId, Gone> {
-    p.rule_ids.get(name).copied().ok_or_else(|| {
+    rule_named(p, at, name, Unit::Exposures).map_err(|gone| Gone {
+        lost: Some((format!("split `{name}` is gone"), Unit::Exposures)),
+        ..gone
+    })
+}
+
+/// An arm of a split rule, by name (its position in the rule's arms).
+fn arm_named(p: &Program, rule: RuleId, arm: &str, unit: Unit) -> Result<usize, Gone> {
+    let def = &p.rules[rule];
+    def.arms.iter().position(|a| **a == *arm).ok_or_else(|| {
         gone(
-            format!("split `{name}` is gone"),
-            Unit::Exposures,
+            format!("arm `{arm}` of rule `{}` is gone", def.qualified),
+            unit,
             unfit(
-                at,
+                "metrics",
                 ProgramItem::Rule {
-                    rule: name.to_string(),
+                    rule: def.qualified.to_string(),
                 },
-                true,
-                format!("unknown rule `{name}`"),
+                false,
+                format!("rule `{}` has no split arm `{arm}`", def.qualified),
             ),
         )
     })
@@ -1343,25 +1352,10 @@ fn restore_metrics(
             c.errors,
             c.decisions,
         ] = r.counts;
-        let def = &p.rules[i];
         match &r.arms {
             Counts::Named(saved) => {
                 for (arm, n) in saved {
-                    let found = def.arms.iter().position(|a| **a == **arm).ok_or_else(|| {
-                        gone(
-                            format!("arm `{arm}` of rule `{}` is gone", r.rule),
-                            Unit::ArmCounts,
-                            unfit(
-                                "metrics",
-                                ProgramItem::Rule {
-                                    rule: r.rule.clone(),
-                                },
-                                false,
-                                format!("rule `{}` has no split arm `{arm}`", r.rule),
-                            ),
-                        )
-                    });
-                    if let Some(a) = keep(carry, found)? {
+                    if let Some(a) = keep(carry, arm_named(p, i, arm, Unit::ArmCounts))? {
                         c.arms[a] = *n;
                     }
                 }
@@ -1464,21 +1458,8 @@ fn restore_metrics(
                         keep::<()>(carry, Err(lost))?;
                         continue;
                     };
-                    let def = &p.rules[*r];
                     for (arm, n) in arms {
-                        let found = def.arms.iter().position(|a| **a == **arm).ok_or_else(|| {
-                            gone(
-                                format!("arm `{arm}` of rule `{rule}` is gone"),
-                                Unit::Metrics,
-                                unfit(
-                                    "metrics",
-                                    ProgramItem::Rule { rule: rule.clone() },
-                                    false,
-                                    format!("rule `{rule}` has no split arm `{arm}`"),
-                                ),
-                            )
-                        });
-                        if let Some(a) = keep(carry, found)? {
+                        if let Some(a) = keep(carry, arm_named(p, *r, arm, Unit::Metrics))? {
                             mine[a] = *n;
                         }
                     }
