@@ -169,6 +169,8 @@ impl<I: Id, T> IndexMut<I> for Table<I, T> {
 ids! {
     /// A declared signal.
     SignalId;
+    /// A declared enum.
+    EnumId;
     /// A field of the profile, or of one signal's data (which one is known
     /// from where the field is read).
     FieldId;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ids::EnumId;
+
 /// A scalar type, or the element type of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -22,8 +24,8 @@ pub enum Base {
     Place,
     /// `channel`.
     Channel,
-    /// A declared enum, by its index in declaration order.
-    Enum(u32),
+    /// A declared enum.
+    Enum(EnumId),
 }
 
 /// The type of a value: a scalar or a list of scalars.
@@ -103,7 +105,7 @@ impl fmt::Display for TyDisplay<'_> {
             Base::Duration => "duration",
             Base::Place => "place",
             Base::Channel => "channel",
-            Base::Enum(i) => self.enums.get(i as usize).map_or("enum", |s| s.as_str()),
+            Base::Enum(i) => self.enums.get(i.index()).map_or("enum", |s| s.as_str()),
         };
         if self.ty.list {
             write!(f, "[{name}]")

@@ -263,7 +263,7 @@ impl Checker<'_> {
         match expected.map(|t| t.base) {
             Some(Base::Unknown) => Ty::UNKNOWN,
             Some(Base::Enum(i)) => {
-                let Some((enum_name, info)) = self.symbols.enums.get_index(i as usize) else {
+                let Some((enum_name, info)) = self.symbols.enums.get_index(i.index()) else {
                     return Ty::UNKNOWN;
                 };
                 if info.values.contains_key(name) {

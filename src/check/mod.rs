@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::ids::EnumId;
 use crate::source::{LineIndex, Source, Span};
 use crate::syntax::ast::{Field, Item, Module, Rule, TypeExpr};
 use crate::syntax::{self};
@@ -142,7 +143,7 @@ pub fn check(sources: &[Source]) -> Checked {
     let mut modules = Vec::with_capacity(sources.len());
     let mut broken = false;
     for (i, source) in sources.iter().enumerate() {
-        let parsed = syntax::parse(source, i as u32);
+        let parsed = syntax::parse(source, u32::try_from(i).unwrap_or(u32::MAX));
         broken |= parsed.broken;
         diagnostics.extend(parsed.diagnostics);
         modules.push(parsed.module);
@@ -266,7 +267,7 @@ pub(crate) struct Checker<'s> {
     used_signals: HashSet<String>,
     used_actions: HashSet<String>,
     /// For each enum value, the first enum that declares it.
-    value_enums: HashMap<String, u32>,
+    value_enums: HashMap<String, EnumId>,
     /// What is left of [`SUGGESTION_BUDGET`].
     suggestions: Cell<u64>,
     /// What is left of [`MAX_MOVE_COMPARISONS`](lint::MAX_MOVE_COMPARISONS).
@@ -379,7 +380,7 @@ impl<'s> Checker<'s> {
         self.enum_names = self.symbols.enum_names();
         for (i, e) in self.symbols.enums.values().enumerate() {
             for v in e.values.keys() {
-                self.value_enums.entry(v.clone()).or_insert(i as u32);
+                self.value_enums.entry(v.clone()).or_insert(EnumId::new(i));
             }
         }
     }
@@ -471,7 +472,7 @@ impl<'s> Checker<'s> {
             "place" => Base::Place,
             "channel" => Base::Channel,
             name => match self.symbols.enums.get_index_of(name) {
-                Some(i) => Base::Enum(i as u32),
+                Some(i) => Base::Enum(EnumId::new(i)),
                 None => {
                     let help = self.suggest(
                         name,

@@ -538,12 +538,7 @@ impl Symbols {
     /// or a channel) among the values of that type.
     pub(crate) fn symbol(&self, ty: Ty, name: &str) -> Option<u32> {
         let index = match ty.base {
-            Base::Enum(i) => self
-                .enums
-                .get_index(i as usize)?
-                .1
-                .values
-                .get_index_of(name),
+            Base::Enum(i) => self.enums.get_index(i.index())?.1.values.get_index_of(name),
             Base::Place => self.places.get_index_of(name),
             Base::Channel => self.channels.get_index_of(name),
             _ => None,

@@ -402,7 +402,7 @@ impl Names {
     /// The index of a named value of type `ty` (enum value, place, channel).
     pub(crate) fn symbol_id(&self, ty: Ty, name: &str) -> Option<u32> {
         let ids = match ty.base {
-            Base::Enum(i) => self.value_ids.get(i as usize),
+            Base::Enum(i) => self.value_ids.get(i.index()),
             Base::Place => Some(&self.place_ids),
             Base::Channel => Some(&self.channel_ids),
             _ => None,
@@ -422,7 +422,7 @@ impl Names {
 
     pub(crate) fn names_of(&self, ty: Ty) -> &[Arc<str>] {
         match ty.base {
-            Base::Enum(i) => self.enums.get(i as usize).map_or(&[], |v| v.as_slice()),
+            Base::Enum(i) => self.enums.get(i.index()).map_or(&[], |v| v.as_slice()),
             Base::Place => &self.places,
             Base::Channel => &self.channels,
             _ => &[],

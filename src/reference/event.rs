@@ -167,7 +167,7 @@ fn convert(symbols: &Symbols, ty: Ty, json: &Json) -> Option<Val> {
     let declared = |name: &str| match ty.base {
         Base::Place => symbols.places.contains_key(name),
         Base::Channel => symbols.channels.contains_key(name),
-        Base::Enum(i) => symbols.enums[i as usize].values.contains_key(name),
+        Base::Enum(i) => symbols.enums[i.index()].values.contains_key(name),
         _ => false,
     };
     Some(match ty.base {

@@ -130,7 +130,7 @@ fn value(symbols: &Symbols, ty: Ty, variant: usize) -> Option<Value> {
         Base::Duration => Value::Duration([0, 60_000, DAY, i64::MAX][variant % 4]),
         Base::Place => symbol(symbols.places.len())?,
         Base::Channel => symbol(symbols.channels.len())?,
-        Base::Enum(i) => symbol(symbols.enums.get_index(i as usize)?.1.values.len())?,
+        Base::Enum(i) => symbol(symbols.enums.get_index(i.index())?.1.values.len())?,
         // Unknown, and whatever a later version adds.
         _ => return None,
     })
