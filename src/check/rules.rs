@@ -37,9 +37,14 @@ impl Checker<'_> {
             self.positive(&goal.within, "a goal's window");
             // Goals are known by signal and window (in state files, metrics).
             let name = super::resolved::goal_name(goal);
-            let first = goals.get(&name).copied();
-            if self.declare("goal", first, &name, goal.span) {
-                goals.insert(name, goal.span);
+            match goals.get(&name).copied() {
+                None => {
+                    goals.insert(name, goal.span);
+                }
+                Some(first) => self.report(
+                    super::duplicate("goal", &name, goal.span, first)
+                        .help("a goal is known by its signal and window: remove the second"),
+                ),
             }
         }
         if let Some(extra) = j.goals.get(MAX_GOALS) {
