@@ -1,7 +1,7 @@
 //! jrule: a typed language and embeddable engine for customer-journey rules.
 //!
 //! The pipeline, each layer importing only the ones before it: [`source`],
-//! [`diagnostic`], [`types`] and values → [`syntax`] (parse) → [`check`]
+//! [`diagnostic`], [`types`] and values → [`syntax`] (parse) → [`mod@check`]
 //! (names, types, diagnostics; a program without errors is
 //! [`Resolved`]) → compile ([`Program`]) → engine ([`Engine`]) → the tools
 //! on top ([`fmt`], [`graph`]) → the command line.
