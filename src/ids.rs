@@ -8,20 +8,19 @@
 //! long), so every id of a program indexes that program's tables.
 
 use std::marker::PhantomData;
-use std::num::NonZeroU32;
 use std::ops::{Deref, DerefMut, Index, IndexMut};
 
 macro_rules! ids {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(NonZeroU32);
+        pub struct $name(std::num::NonZeroU32);
 
         impl $name {
             /// The id of the item at position `index`.
             pub(crate) fn new(index: usize) -> $name {
                 let raw = u32::try_from(index).unwrap_or(u32::MAX - 1);
-                $name(NonZeroU32::MIN.saturating_add(raw))
+                $name(std::num::NonZeroU32::MIN.saturating_add(raw))
             }
 
             /// The item's position in its program's table.
@@ -30,7 +29,7 @@ macro_rules! ids {
             }
         }
 
-        impl Id for $name {
+        impl $crate::ids::Id for $name {
             fn new(index: usize) -> $name {
                 $name::new(index)
             }
@@ -48,6 +47,9 @@ macro_rules! ids {
 
     )*};
 }
+
+/// Declares id types (also used for the engine's own pool links).
+pub(crate) use ids;
 
 /// What every id is: a position in its program's table.
 pub(crate) trait Id: Copy {

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::ids::{ActionId, ChannelId, FieldId, JourneyId, PlaceId, SignalId, StageId};
-use crate::source::{LineIndex, Source, Span};
+use crate::ids::{ActionId, ChannelId, FieldId, Id, JourneyId, PlaceId, SignalId, StageId};
+use crate::source::{LineIndex, Span};
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, Module, Root, Trigger, UnaryOp};
 use crate::types::{Base, Ty};
 use crate::value::Value;
@@ -76,24 +76,26 @@ pub(crate) struct GoalDecl {
     pub within: i64,
 }
 
-/// A signal with its `at`/`via` filters (empty: any).
+/// A signal with its `at`/`via` filters (empty: any). The compiled rule
+/// keeps it as it is.
 #[derive(Debug, Clone)]
-pub(crate) struct FilterDecl {
+pub(crate) struct Filter {
     pub signal: SignalId,
     pub at: Vec<PlaceId>,
     pub via: Vec<ChannelId>,
 }
 
+/// What makes a rule fire. The compiled rule keeps it as it is.
 #[derive(Debug, Clone)]
-pub(crate) enum TriggerDecl {
+pub(crate) enum TriggerDef {
     Signal {
-        event: FilterDecl,
-        after: Option<(i64, FilterDecl)>,
+        event: Filter,
+        after: Option<(i64, Filter)>,
     },
     Absence {
-        absent: FilterDecl,
+        absent: Filter,
         within: i64,
-        after: FilterDecl,
+        after: Filter,
     },
     Stay {
         stage: StageId,
@@ -123,7 +125,7 @@ pub(crate) struct RuleDecl {
     pub name: Arc<str>,
     pub journey: Option<JourneyId>,
     pub priority: i64,
-    pub trigger: TriggerDecl,
+    pub trigger: TriggerDef,
     /// `in` clause: its stages, sorted, without repeats.
     pub stages: Option<Vec<StageId>>,
     pub condition: Option<CExpr>,
@@ -172,9 +174,8 @@ pub(crate) fn goal_name(g: &ast::Goal) -> String {
 pub(super) fn resolve(
     modules: &[Module],
     symbols: &Symbols,
-    sources: &[Source],
+    lines: &[LineIndex],
 ) -> Result<Resolved, Diagnostic> {
-    let lines: Vec<LineIndex> = sources.iter().map(|s| LineIndex::new(&s.text)).collect();
     let r = Resolver { symbols };
     let arc = |k: &String| Arc::<str>::from(k.as_str());
     let items: Vec<&Item> = modules.iter().flat_map(|m| &m.items).collect();
@@ -195,11 +196,12 @@ pub(super) fn resolve(
     }) {
         for field in &c.fields {
             if let Some(default) = &field.default {
-                let i = symbols
-                    .customer
-                    .get_index_of(&field.name.name)
-                    .ok_or_else(|| unresolved(field.name.span, "profile field"))?;
-                customer[i].default = Some(r.expr(default, None)?);
+                let i: FieldId = found(
+                    symbols.customer.get_index_of(&field.name.name),
+                    &field.name,
+                    "profile field",
+                )?;
+                customer[i.index()].default = Some(r.expr(default, None)?);
             }
         }
     }
@@ -227,21 +229,22 @@ pub(super) fn resolve(
         match item {
             Item::Action(a) => {
                 if let Some(requires) = &a.requires {
-                    let i = symbols
-                        .actions
-                        .get_index_of(&a.name.name)
-                        .ok_or_else(|| unresolved(a.name.span, "action"))?;
-                    actions[i].requires = Some(r.expr(requires, None)?);
+                    let i: ActionId = found(
+                        symbols.actions.get_index_of(&a.name.name),
+                        &a.name,
+                        "action",
+                    )?;
+                    actions[i.index()].requires = Some(r.expr(requires, None)?);
                 }
             }
             Item::Journey(j) => {
                 let id = JourneyId::new(journeys.len());
                 journeys.push(r.journey(j)?);
                 for rule in &j.rules {
-                    rules.push(r.rule(rule, Some((id, j)), &lines)?);
+                    rules.push(r.rule(rule, Some((id, j)), lines)?);
                 }
             }
-            Item::Rule(rule) => rules.push(r.rule(rule, None, &lines)?),
+            Item::Rule(rule) => rules.push(r.rule(rule, None, lines)?),
             _ => {}
         }
     }
@@ -259,6 +262,14 @@ pub(super) fn resolve(
         journeys,
         rules,
     })
+}
+
+/// The id of what `name` was found at (its position in the checker's
+/// table), or the internal error of a name the checker let through.
+fn found<I: Id>(position: Option<usize>, name: &ast::Ident, what: &str) -> Result<I, Diagnostic> {
+    position
+        .map(I::new)
+        .ok_or_else(|| unresolved(name.span, what))
 }
 
 fn unresolved(span: Span, what: &str) -> Diagnostic {
@@ -310,29 +321,21 @@ impl Resolver<'_> {
     }
 
     fn signal(&self, name: &ast::Ident) -> Result<SignalId, Diagnostic> {
-        self.symbols
-            .signals
-            .get_index_of(&name.name)
-            .map(SignalId::new)
-            .ok_or_else(|| unresolved(name.span, "signal"))
+        found(
+            self.symbols.signals.get_index_of(&name.name),
+            name,
+            "signal",
+        )
     }
 
-    fn filter(&self, f: &ast::Filtered) -> Result<FilterDecl, Diagnostic> {
-        let place = |p: &ast::Ident| {
-            self.symbols
-                .places
-                .get_index_of(&p.name)
-                .map(PlaceId::new)
-                .ok_or_else(|| unresolved(p.span, "place"))
+    fn filter(&self, f: &ast::Filtered) -> Result<Filter, Diagnostic> {
+        let place = |p: &ast::Ident| -> Result<PlaceId, _> {
+            found(self.symbols.places.get_index_of(&p.name), p, "place")
         };
-        let channel = |c: &ast::Ident| {
-            self.symbols
-                .channels
-                .get_index_of(&c.name)
-                .map(ChannelId::new)
-                .ok_or_else(|| unresolved(c.span, "channel"))
+        let channel = |c: &ast::Ident| -> Result<ChannelId, _> {
+            found(self.symbols.channels.get_index_of(&c.name), c, "channel")
         };
-        Ok(FilterDecl {
+        Ok(Filter {
             signal: self.signal(&f.signal)?,
             at: f.at.iter().map(place).collect::<Result<_, _>>()?,
             via: f.via.iter().map(channel).collect::<Result<_, _>>()?,
@@ -346,10 +349,12 @@ impl Resolver<'_> {
         lines: &[LineIndex],
     ) -> Result<RuleDecl, Diagnostic> {
         let info = journey.and_then(|(_, j)| self.symbols.journeys.get(&j.name.name));
-        let stage = |name: &ast::Ident| {
-            info.and_then(|i| i.stages.get_index_of(&name.name))
-                .map(StageId::new)
-                .ok_or_else(|| unresolved(name.span, "stage"))
+        let stage = |name: &ast::Ident| -> Result<StageId, _> {
+            found(
+                info.and_then(|i| i.stages.get_index_of(&name.name)),
+                name,
+                "stage",
+            )
         };
         let (trigger, signal) = match &rule.trigger {
             Trigger::Signal { event, after } => {
@@ -359,7 +364,7 @@ impl Resolver<'_> {
                     Some((d, f)) => Some((d.ms as i64, self.filter(f)?)),
                     None => None,
                 };
-                (TriggerDecl::Signal { event, after }, Some(signal))
+                (TriggerDef::Signal { event, after }, Some(signal))
             }
             Trigger::Absence {
                 absent,
@@ -368,7 +373,7 @@ impl Resolver<'_> {
             } => {
                 let after = self.filter(after)?;
                 let signal = after.signal;
-                let trigger = TriggerDecl::Absence {
+                let trigger = TriggerDef::Absence {
                     absent: self.filter(absent)?,
                     within: within.ms as i64,
                     after,
@@ -378,7 +383,7 @@ impl Resolver<'_> {
             Trigger::Stay {
                 stage: s, duration, ..
             } => (
-                TriggerDecl::Stay {
+                TriggerDef::Stay {
                     stage: stage(s)?,
                     duration: duration.ms as i64,
                 },
@@ -434,12 +439,11 @@ impl Resolver<'_> {
             .map(|a| {
                 Ok(match a {
                     ast::Action::Call(call) => StepDecl::Call {
-                        action: self
-                            .symbols
-                            .actions
-                            .get_index_of(&call.name.name)
-                            .map(ActionId::new)
-                            .ok_or_else(|| unresolved(call.name.span, "action"))?,
+                        action: found(
+                            self.symbols.actions.get_index_of(&call.name.name),
+                            &call.name,
+                            "action",
+                        )?,
                         args: call
                             .args
                             .iter()
@@ -469,15 +473,13 @@ impl Resolver<'_> {
     /// Resolves a checked expression; `signal` is what `event` means.
     fn expr(&self, e: &ast::Expr, signal: Option<SignalId>) -> Result<CExpr, Diagnostic> {
         let field = |root: Root, f: &ast::Ident| -> Result<FieldId, Diagnostic> {
-            let found = match root {
+            let position = match root {
                 Root::Customer => self.symbols.customer.get_index_of(&f.name),
                 Root::Event => signal
                     .and_then(|s| self.symbols.signals.get_index(s.index()))
                     .and_then(|(_, info)| info.fields.get_index_of(&f.name)),
             };
-            found
-                .map(FieldId::new)
-                .ok_or_else(|| unresolved(f.span, "field"))
+            found(position, f, "field")
         };
         Ok(match &e.kind {
             ExprKind::Int(i) => CExpr::Const(if e.ty.base == Base::Float {

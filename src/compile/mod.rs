@@ -7,9 +7,7 @@ pub(crate) mod index;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::check::resolved::{
-    ArmDecl, FieldDecl, FilterDecl, JourneyDecl, Resolved, RuleDecl, StepDecl, TriggerDecl,
-};
+use crate::check::resolved::{ArmDecl, FieldDecl, JourneyDecl, Resolved, RuleDecl, StepDecl};
 use crate::diagnostic::Diagnostics;
 use crate::ids::{
     ActionId, ArmId, ChannelId, GoalId, JourneyId, PlaceId, RuleId, RuleOrder, SignalId, StageId,
@@ -19,7 +17,7 @@ use crate::source::Source;
 use crate::types::{Base, Ty};
 use crate::value::{Arg, Value};
 
-pub(crate) use crate::check::resolved::CExpr;
+pub(crate) use crate::check::resolved::{CExpr, Filter, TriggerDef};
 pub(crate) use expr::{EvalError, Scope};
 
 /// A program that failed to compile, with its diagnostics and sources for
@@ -200,67 +198,10 @@ impl JourneyDef {
     }
 }
 
-/// A signal with its `at`/`via` filters (empty: any).
-#[derive(Debug, Clone)]
-pub(crate) struct Filter {
-    pub signal: SignalId,
-    pub at: Vec<PlaceId>,
-    pub via: Vec<ChannelId>,
-}
-
 impl Filter {
-    fn of(decl: &FilterDecl) -> Filter {
-        Filter {
-            signal: decl.signal,
-            at: decl.at.clone(),
-            via: decl.via.clone(),
-        }
-    }
-
     pub(crate) fn passes(&self, at: Option<PlaceId>, via: Option<ChannelId>) -> bool {
         (self.at.is_empty() || at.is_some_and(|p| self.at.contains(&p)))
             && (self.via.is_empty() || via.is_some_and(|c| self.via.contains(&c)))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum TriggerDef {
-    Signal {
-        event: Filter,
-        after: Option<(i64, Filter)>,
-    },
-    Absence {
-        absent: Filter,
-        within: i64,
-        after: Filter,
-    },
-    Stay {
-        stage: StageId,
-        duration: i64,
-    },
-}
-
-impl TriggerDef {
-    fn of(decl: &TriggerDecl) -> TriggerDef {
-        match decl {
-            TriggerDecl::Signal { event, after } => TriggerDef::Signal {
-                event: Filter::of(event),
-                after: after.as_ref().map(|(d, f)| (*d, Filter::of(f))),
-            },
-            TriggerDecl::Absence {
-                absent,
-                within,
-                after,
-            } => TriggerDef::Absence {
-                absent: Filter::of(absent),
-                within: *within,
-                after: Filter::of(after),
-            },
-            TriggerDecl::Stay { stage, duration } => TriggerDef::Stay {
-                stage: *stage,
-                duration: *duration,
-            },
-        }
     }
 }
 
@@ -690,7 +631,7 @@ impl Compiler {
             journey: rule.journey,
             declared,
             priority: rule.priority,
-            trigger: TriggerDef::of(&rule.trigger),
+            trigger: rule.trigger.clone(),
             stages: rule.stages.clone(),
             condition: rule.condition.clone(),
             limit: rule.limit,

@@ -17,20 +17,11 @@ use crate::compile::{Program, TriggerDef};
 use crate::ids::{JourneyId, RuleId, StageId};
 use crate::value::Value;
 
-/// A record of a pool: timers or cap windows, linked per customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Link(std::num::NonZeroU32);
-
-impl Link {
-    fn new(index: usize) -> Link {
-        let raw = u32::try_from(index).unwrap_or(u32::MAX - 1);
-        Link(std::num::NonZeroU32::MIN.saturating_add(raw))
-    }
-
-    fn index(self) -> usize {
-        (self.0.get() - 1) as usize
-    }
+crate::ids::ids! {
+    /// A record of a pool: timers or cap windows, linked per customer.
+    Link;
 }
+
 /// Slots are allocated a page at a time, so that growing never copies them.
 const PAGE: usize = 1024;
 
