@@ -65,11 +65,12 @@ pub(crate) struct JourneyDecl {
     pub edges: Vec<(StageId, StageId)>,
     /// Whether each stage may be entered from outside the journey.
     pub entry: Vec<bool>,
-    pub goals: Vec<GoalDecl>,
+    pub goals: Vec<GoalDef>,
 }
 
+/// A goal. The compiled journey keeps it as it is.
 #[derive(Debug, Clone)]
-pub(crate) struct GoalDecl {
+pub(crate) struct GoalDef {
     /// `SIGNAL within D`: unique in its journey (state files name goals so).
     pub name: Arc<str>,
     pub signal: SignalId,
@@ -304,7 +305,7 @@ impl Resolver<'_> {
             .goals
             .iter()
             .map(|g| {
-                Ok(GoalDecl {
+                Ok(GoalDef {
                     name: Arc::from(goal_name(g).as_str()),
                     signal: self.signal(&g.signal)?,
                     within: g.within.ms as i64,

@@ -17,7 +17,7 @@ use crate::source::Source;
 use crate::types::{Base, Ty};
 use crate::value::{Arg, Value};
 
-pub(crate) use crate::check::resolved::{CExpr, Filter, TriggerDef};
+pub(crate) use crate::check::resolved::{CExpr, Filter, GoalDef, TriggerDef};
 pub(crate) use expr::{EvalError, Scope};
 
 /// A program that failed to compile, with its diagnostics and sources for
@@ -105,14 +105,6 @@ pub(crate) struct ActionDef {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct GoalDef {
-    /// `SIGNAL within D`, unique in the journey.
-    pub name: Arc<str>,
-    pub signal: SignalId,
-    pub within: i64,
-}
-
-#[derive(Debug, Clone)]
 pub(crate) struct JourneyDef {
     pub name: Arc<str>,
     pub stages: Table<StageId, Arc<str>>,
@@ -142,15 +134,7 @@ impl JourneyDef {
             stages: decl.stages.iter().cloned().collect(),
             edges,
             entry: decl.entry.iter().copied().collect(),
-            goals: decl
-                .goals
-                .iter()
-                .map(|g| GoalDef {
-                    name: Arc::clone(&g.name),
-                    signal: g.signal,
-                    within: g.within,
-                })
-                .collect(),
+            goals: decl.goals.iter().cloned().collect(),
             stay_rules: vec![Vec::new(); n].into(),
             moves: HashMap::new(),
         };
