@@ -294,6 +294,16 @@ enum GoalRef {
     Number(usize),
 }
 
+impl GoalRef {
+    /// The goal as a `ProgramItem` names it: its name, or its number.
+    fn label(&self) -> String {
+        match self {
+            GoalRef::Name(name) => name.clone(),
+            GoalRef::Number(n) => n.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for GoalRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -978,10 +988,7 @@ fn goal_named(
                 at,
                 ProgramItem::Goal {
                     journey: def.name.to_string(),
-                    goal: match goal {
-                        GoalRef::Name(name) => name.clone(),
-                        GoalRef::Number(n) => n.to_string(),
-                    },
+                    goal: goal.label(),
                 },
                 true,
                 format!("journey `{}` has no goal {goal}", def.name),
@@ -999,10 +1006,7 @@ fn goal_misfit(journey: &str, goal: &GoalRef) -> Gone {
             "metrics",
             ProgramItem::Goal {
                 journey: journey.to_string(),
-                goal: match goal {
-                    GoalRef::Name(name) => name.clone(),
-                    GoalRef::Number(n) => n.to_string(),
-                },
+                goal: goal.label(),
             },
             false,
             format!("goal {goal} of journey `{journey}` does not match the program"),
