@@ -45,8 +45,9 @@ pub use check::{check, Checked, Resolved};
 pub use compile::{CompileError, Compiled, Program};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
 pub use engine::{
-    shard_of, Carry, Considered, Decision, Engine, Event, EventBuilder, EventError, Explanation,
-    GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError, Verdict,
+    shard_of, Carry, Cause, Considered, Decision, Engine, Event, EventBuilder, EventError,
+    Explanation, GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError, Verdict,
+    WithCause,
 };
 pub use source::{Source, SourceError, Span};
 pub use value::{Arg, Value};

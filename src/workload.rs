@@ -234,6 +234,7 @@ pub fn events(
                 let c = k % ids.len();
                 let step = (k / ids.len() + c) % cycle.len();
                 out.push(Event {
+                    layout: program.names.layout,
                     customer: Arc::clone(&ids[c]),
                     signal: cycle[step],
                     time: start + k as i64,
@@ -251,6 +252,7 @@ pub fn events(
             };
             for k in 0..count {
                 out.push(Event {
+                    layout: program.names.layout,
                     customer: Arc::clone(&ids[rng.below(ids.len() as u64) as usize]),
                     signal: s0,
                     time: start + k as i64,
@@ -280,6 +282,7 @@ pub fn events(
             for k in 0..count {
                 let i = rng.below(plain.max(1) as u64) as usize;
                 out.push(Event {
+                    layout: program.names.layout,
                     customer: Arc::clone(&ids[rng.below(ids.len() as u64) as usize]),
                     signal: signal_ids[i % signals],
                     time: start + k as i64,

@@ -289,6 +289,23 @@ pub(crate) struct Names {
     channel_ids: HashMap<Arc<str>, u32>,
     value_ids: Vec<HashMap<Arc<str>, u32>>,
     signal_ids: HashMap<Arc<str>, SignalId>,
+    /// A fingerprint of everything an [`Event`](crate::Event) refers to by
+    /// number (signals and their fields, places, channels, enum values,
+    /// profile fields): events carry it, and an engine refuses an event
+    /// whose fingerprint is not its program's.
+    pub layout: u64,
+}
+
+/// FNV-1a 64 over the parts, each ended by 0xFF: the same on every machine.
+fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.iter().chain(&[0xFF]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 fn positions(names: &[Arc<str>]) -> HashMap<Arc<str>, u32> {
@@ -308,7 +325,25 @@ impl Names {
                 fields: s.fields.iter().map(FieldDef::of).collect(),
             })
             .collect();
+        let mut parts: Vec<String> = Vec::new();
+        let field = |f: &FieldDef| format!("{}:{:?}:{}", f.name, f.ty, f.optional);
+        for s in signals.iter() {
+            parts.push(format!("signal {}", s.name));
+            parts.extend(s.fields.iter().map(field));
+        }
+        parts.push("places".into());
+        parts.extend(r.places.iter().map(|p| p.to_string()));
+        parts.push("channels".into());
+        parts.extend(r.channels.iter().map(|c| c.to_string()));
+        for values in &r.enums {
+            parts.push("enum".into());
+            parts.extend(values.iter().map(|v| v.to_string()));
+        }
+        let customer: Vec<FieldDef> = r.customer.iter().map(FieldDef::of).collect();
+        parts.push("customer".into());
+        parts.extend(customer.iter().map(field));
         Names {
+            layout: fingerprint(parts.iter().map(|p| p.as_bytes())),
             place_ids: positions(&r.places),
             channel_ids: positions(&r.channels),
             value_ids: r.enums.iter().map(|v| positions(v)).collect(),
@@ -319,7 +354,7 @@ impl Names {
             places: r.places.clone(),
             channels: r.channels.clone(),
             enums: r.enums.clone(),
-            customer: r.customer.iter().map(FieldDef::of).collect(),
+            customer,
             signals,
         }
     }

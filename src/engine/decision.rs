@@ -31,9 +31,50 @@ pub struct Decision {
     pub(crate) action: Option<ActionId>,
     pub(crate) args: Args,
     pub(crate) arm: Option<ArmId>,
+    /// `None` for the event's own decision; else the timer's deadline.
+    pub(crate) timer: Option<i64>,
+}
+
+/// What made a decision: the event being processed, or a timer that fell
+/// due (before an event, or when the clock was advanced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Cause<'d> {
+    /// The event itself.
+    Event,
+    /// A timer of `rule` (`journey/rule`) due at `deadline` (ms since the epoch).
+    Timer {
+        /// The rule whose timer fired, qualified by its journey.
+        rule: &'d str,
+        /// The timer's deadline.
+        #[serde(serialize_with = "rfc3339")]
+        deadline: i64,
+    },
+}
+
+fn rfc3339<S: Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::time::format_rfc3339(*t))
 }
 
 impl Decision {
+    /// What made this decision. A host answers the request that sent an
+    /// event with its [`Cause::Event`] decisions and routes the rest.
+    pub fn cause(&self) -> Cause<'_> {
+        match self.timer {
+            None => Cause::Event,
+            Some(deadline) => Cause::Timer {
+                rule: &self.program.rules[self.rule].qualified,
+                deadline,
+            },
+        }
+    }
+
+    /// The decision with its [`cause`](Decision::cause) as a `cause` member,
+    /// for serializing (`jrule run --causes`).
+    pub fn with_cause(&self) -> WithCause<'_> {
+        WithCause(self)
+    }
+
     /// When (the event's time, or a timer's deadline), ms since the epoch.
     pub fn time(&self) -> i64 {
         self.time
@@ -116,8 +157,25 @@ impl Serialize for ArgMap<'_> {
 
 impl Serialize for Decision {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize_as(s, false)
+    }
+}
+
+/// A [`Decision`] serialized with its cause; see [`Decision::with_cause`].
+#[derive(Debug, Clone, Copy)]
+pub struct WithCause<'d>(&'d Decision);
+
+impl Serialize for WithCause<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_as(s, true)
+    }
+}
+
+impl Decision {
+    fn serialize_as<S: Serializer>(&self, s: S, cause: bool) -> Result<S::Ok, S::Error> {
         let arm = self.arm();
-        let mut d = s.serialize_struct("Decision", if arm.is_some() { 7 } else { 6 })?;
+        let fields = 6 + usize::from(arm.is_some()) + usize::from(cause);
+        let mut d = s.serialize_struct("Decision", fields)?;
         d.serialize_field("time", &crate::time::format_rfc3339(self.time))?;
         d.serialize_field("customer", self.customer())?;
         d.serialize_field("journey", &self.journey())?;
@@ -126,6 +184,9 @@ impl Serialize for Decision {
         d.serialize_field("args", &ArgMap(self.args()))?;
         if let Some(arm) = arm {
             d.serialize_field("arm", arm)?;
+        }
+        if cause {
+            d.serialize_field("cause", &self.cause())?;
         }
         d.end()
     }

@@ -44,12 +44,11 @@ pub enum EventError {
     /// The program declares no such signal.
     #[error("unknown signal `{0}`")]
     UnknownSignal(String),
-    /// An event built for another program: its signal's number.
-    #[error("unknown signal `#{signal} (the event was built for another program)`")]
-    OtherProgram {
-        /// The signal's number in the program the event was built for.
-        signal: usize,
-    },
+    /// An event read or built for another program, whose signals, fields
+    /// or names differ from the engine's (after a reload, say): read it
+    /// again with the engine's program.
+    #[error("the event was read for another program (its signals, fields or names differ from the engine's); read it again with the engine's program")]
+    OtherProgram,
     /// The program declares no such place.
     #[error("unknown place `{0}`")]
     UnknownPlace(String),
@@ -121,7 +120,7 @@ impl EventError {
             EventError::Missing(_) => "jrule::event_missing_key",
             EventError::BadCustomer => "jrule::event_bad_customer",
             EventError::UnknownSignal(_) => "jrule::event_unknown_signal",
-            EventError::OtherProgram { .. } => "jrule::event_other_program",
+            EventError::OtherProgram => "jrule::event_other_program",
             EventError::UnknownPlace(_) => "jrule::event_unknown_place",
             EventError::UnknownChannel(_) => "jrule::event_unknown_channel",
             EventError::BadTime(_) => "jrule::event_bad_time",
@@ -170,6 +169,8 @@ pub(crate) fn at_position(message: &str, line: usize, column: usize) -> String {
 /// One customer signal, resolved against a program.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// The layout fingerprint of the program the event was read for.
+    pub(crate) layout: u64,
     pub(crate) customer: Arc<str>,
     pub(crate) signal: SignalId,
     pub(crate) time: i64,
@@ -343,6 +344,7 @@ impl<'p> EventBuilder<'p> {
         Ok(EventBuilder {
             program,
             event: Event {
+                layout: program.names.layout,
                 customer: Arc::from(customer),
                 signal: s,
                 time,

@@ -17,7 +17,7 @@ use crate::ids::{ActionId, ArmId, JourneyId, RuleId, RuleOrder, StageId, Table};
 
 use customers::{Customer, Customers, JourneyState, TimerEvent, View};
 use decision::Args;
-pub use decision::{Arg, Decision};
+pub use decision::{Arg, Cause, Decision, WithCause};
 pub use event::{Event, EventBuilder, EventError};
 pub use explain::{Considered, Explanation, Verdict};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
@@ -48,6 +48,8 @@ pub use state::{shard_of, Carry, ProgramItem, State, StateError};
 pub struct Engine {
     program: Arc<Program>,
     clock: Option<i64>,
+    /// How much older than the clock an event may be and still be accepted.
+    lateness: i64,
     customers: Customers,
     /// Every pending timer: deadline, customer slot, rule declaration order.
     timers: BTreeSet<TimerKey>,
@@ -106,6 +108,7 @@ impl Engine {
             hot,
             program,
             clock: None,
+            lateness: 0,
             customers: Customers::default(),
             timers: BTreeSet::new(),
             metrics,
@@ -122,7 +125,9 @@ impl Engine {
     /// some state names what the new program lacks.
     pub fn reload(&mut self, program: Arc<Program>) -> Result<(), StateError> {
         let state = self.save();
+        let lateness = self.lateness;
         *self = Engine::restore(program, &state)?;
+        self.lateness = lateness;
         Ok(())
     }
 
@@ -133,8 +138,24 @@ impl Engine {
     pub fn reload_carrying(&mut self, program: Arc<Program>) -> Result<Carry, StateError> {
         let state = self.save();
         let (engine, carry) = Engine::restore_carrying(program, &state)?;
+        let lateness = self.lateness;
         *self = engine;
+        self.lateness = lateness;
         Ok(carry)
+    }
+
+    /// Accepts events up to `ms` milliseconds older than the clock (0, the
+    /// default, accepts none). A late event is processed as if it came at
+    /// the clock: its decisions carry the clock's time, and windows and
+    /// timers count from it, since the timers that fell due after its own
+    /// time have already fired. Older events are rejected as out of order.
+    pub fn set_lateness(&mut self, ms: i64) {
+        self.lateness = ms.max(0);
+    }
+
+    /// The allowed lateness set by [`set_lateness`](Engine::set_lateness).
+    pub fn lateness(&self) -> i64 {
+        self.lateness
     }
 
     /// The program this engine runs.
@@ -176,25 +197,12 @@ impl Engine {
         event: &Event,
         out: &mut Vec<Decision>,
     ) -> Result<(), EventError> {
-        let names = &self.program.names;
-        let fits = names
-            .signals
-            .get(event.signal)
-            .is_some_and(|s| s.fields.len() == event.data.len())
-            && event
-                .profile
-                .iter()
-                .all(|(i, _)| i.index() < names.customer.len())
-            && event.at.is_none_or(|p| p.index() < names.places.len())
-            && event.via.is_none_or(|c| c.index() < names.channels.len());
-        if !fits {
-            return Err(EventError::OtherProgram {
-                signal: event.signal.index(),
-            });
+        if event.layout != self.program.names.layout {
+            return Err(EventError::OtherProgram);
         }
-        self.check_time(event.time)?;
-        self.fire_due(event.time, out);
-        self.clock = Some(event.time);
+        let t = self.admit(event.time)?;
+        self.fire_due(t, out);
+        self.clock = Some(t);
         let Engine {
             program,
             customers,
@@ -217,7 +225,6 @@ impl Engine {
                 profile[i.index()] = v.clone();
             }
         }
-        let t = event.time;
         cust.prune(program, t);
         let index = &program.index[event.signal];
         // Goals, against the stages as the event found them.
@@ -262,7 +269,7 @@ impl Engine {
         }
         let who = (slot, &event.customer);
         resolve(
-            program, &mut cust, who, t, scratch, metrics, hot, timers, out,
+            program, &mut cust, who, t, None, scratch, metrics, hot, timers, out,
         );
         // Waits and memories that this event starts or ends.
         for &rule in &index.cancels_wait {
@@ -310,23 +317,35 @@ impl Engine {
         Ok(())
     }
 
-    fn check_time(&self, time: i64) -> Result<(), EventError> {
+    /// The time an event at `time` is processed at: its own, or the clock
+    /// for an event late by at most the allowed lateness.
+    fn admit(&self, time: i64) -> Result<i64, EventError> {
         if !crate::time::IN_RANGE.contains(&time) {
             return Err(EventError::TimeOutOfRange { time });
         }
         match self.clock {
-            Some(clock) if time < clock => Err(EventError::OutOfOrder { time, clock }),
-            _ => Ok(()),
+            Some(clock) if time < clock && clock - time > self.lateness => {
+                Err(EventError::OutOfOrder { time, clock })
+            }
+            Some(clock) => Ok(time.max(clock)),
+            None => Ok(time),
         }
     }
 
-    /// Advances the clock to `time`, firing every timer due by then.
+    /// Advances the clock to `time`, firing every timer due by then. A
+    /// time behind the clock by at most the allowed lateness changes nothing.
     pub fn advance_to(&mut self, time: i64) -> Result<Vec<Decision>, EventError> {
-        self.check_time(time)?;
         let mut out = Vec::new();
-        self.fire_due(time, &mut out);
-        self.clock = Some(time);
+        self.advance_into(time, &mut out)?;
         Ok(out)
+    }
+
+    /// Like [`advance_to`](Engine::advance_to), appending decisions to `out`.
+    pub fn advance_into(&mut self, time: i64, out: &mut Vec<Decision>) -> Result<(), EventError> {
+        let time = self.admit(time)?;
+        self.fire_due(time, out);
+        self.clock = Some(time);
+        Ok(())
     }
 
     fn fire_due(&mut self, until: i64, out: &mut Vec<Decision>) {
@@ -415,6 +434,7 @@ impl Engine {
             &mut cust,
             (slot, &id),
             t,
+            Some(t),
             scratch,
             metrics,
             hot,
@@ -614,6 +634,7 @@ fn resolve(
     cust: &mut Customer<'_>,
     (slot, customer): (u32, &Arc<str>),
     t: i64,
+    timer: Option<i64>,
     scratch: &mut Scratch,
     metrics: &mut Metrics,
     hot: &mut Table<RuleId, [u64; 2]>,
@@ -706,6 +727,7 @@ fn resolve(
             action,
             args,
             arm,
+            timer,
         });
     }
     // Apply the moves; restart the stay timers of the journeys that moved.
