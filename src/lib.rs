@@ -33,6 +33,7 @@ pub mod fmt;
 pub mod graph;
 pub mod ids;
 pub mod source;
+pub mod store;
 pub mod syntax;
 pub mod time;
 pub mod types;
@@ -45,9 +46,9 @@ pub use check::{check, Checked, Resolved};
 pub use compile::{CompileError, Compiled, Program};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity};
 pub use engine::{
-    shard_of, Carry, Cause, Considered, Decision, Engine, Event, EventBuilder, EventError,
-    Explanation, GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError, Verdict,
-    WithCause,
+    shard_of, Carry, Cause, Considered, CustomerState, Decision, Engine, Event, EventBuilder,
+    EventError, Explanation, GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError,
+    Verdict, WithCause,
 };
 pub use source::{Source, SourceError, Span};
 pub use value::{Arg, Value};

@@ -297,7 +297,7 @@ pub(crate) struct Names {
 }
 
 /// FNV-1a 64 over the parts, each ended by 0xFF: the same on every machine.
-fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+pub(crate) fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in part.iter().chain(&[0xFF]) {

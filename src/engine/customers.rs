@@ -345,6 +345,22 @@ impl Customers {
         }
     }
 
+    /// Drops a customer's state (its timers must be out of the queue) and
+    /// frees its slot.
+    pub fn clear(&mut self, slot: u32) {
+        let record = slot_mut(&mut self.pages, slot);
+        let (timers, caps) = (record.timers.take(), record.caps.take());
+        self.timers
+            .remove_where(&mut Some(timers).flatten(), |_| true);
+        self.caps.remove_where(&mut Some(caps).flatten(), |_| true);
+        let id = slot_ref(&self.pages, slot).id.clone().unwrap_or_default();
+        let hash = self.hasher.hash_one(&*id);
+        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        self.release(slot);
+    }
+
     fn view_of<'a>(&'a self, slot: &'a Slot) -> View<'a> {
         View {
             slot,

@@ -18,10 +18,11 @@ use crate::ids::{ActionId, ArmId, JourneyId, RuleId, RuleOrder, StageId, Table};
 use customers::{Customer, Customers, JourneyState, TimerEvent, View};
 use decision::Args;
 pub use decision::{Arg, Cause, Decision, WithCause};
+pub(crate) use event::split_position;
 pub use event::{Event, EventBuilder, EventError};
 pub use explain::{Considered, Explanation, Verdict};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
-pub use state::{shard_of, Carry, ProgramItem, State, StateError};
+pub use state::{shard_of, Carry, CustomerState, ProgramItem, State, StateError};
 
 /// Runs a compiled program over a stream of events, keeping every
 /// customer's state. One engine serves one shard of customers; it is
@@ -50,6 +51,9 @@ pub struct Engine {
     clock: Option<i64>,
     /// How much older than the clock an event may be and still be accepted.
     lateness: i64,
+    /// The customers changed since the last [`take_changes`](Engine::take_changes),
+    /// when tracked.
+    changed: Option<state::Changed>,
     customers: Customers,
     /// Every pending timer: deadline, customer slot, rule declaration order.
     timers: BTreeSet<TimerKey>,
@@ -109,6 +113,7 @@ impl Engine {
             program,
             clock: None,
             lateness: 0,
+            changed: None,
             customers: Customers::default(),
             timers: BTreeSet::new(),
             metrics,
@@ -210,6 +215,7 @@ impl Engine {
             hot,
             scratch,
             timers,
+            changed,
             ..
         } = self;
         // A new customer keeps its slot only if the event leaves it some state.
@@ -314,6 +320,11 @@ impl Engine {
             }
         }
         customers.settle(slot, is_new);
+        if let Some(changed) = changed {
+            if !is_new || customers.find(&event.customer).is_some() {
+                changed.insert(Arc::clone(&event.customer));
+            }
+        }
         Ok(())
     }
 
@@ -442,6 +453,9 @@ impl Engine {
             out,
         );
         customers.settle(slot, false);
+        if let Some(changed) = &mut self.changed {
+            changed.insert(id);
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use foldhash::fast::FixedState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use super::customers::View;
 use super::event::{value_from_json, value_to_json};
 use super::{Engine, JourneyState, Metrics, TimerEvent};
 use crate::compile::{Program, TriggerDef};
@@ -115,7 +116,7 @@ impl StateError {
         }
     }
 
-    fn inconsistent(at: impl Into<String>, reason: String) -> StateError {
+    pub(crate) fn inconsistent(at: impl Into<String>, reason: String) -> StateError {
         StateError::Inconsistent {
             at: at.into(),
             reason,
@@ -203,6 +204,14 @@ enum Unit {
 }
 
 impl Carry {
+    /// Adds another report's counts to this one (reports of several
+    /// engines or customers).
+    pub fn add(&mut self, other: &Carry) {
+        for (key, n) in &other.dropped {
+            *self.dropped.entry(key.clone()).or_default() += n;
+        }
+    }
+
     /// Whether everything carried over.
     pub fn is_empty(&self) -> bool {
         self.dropped.is_empty()
@@ -264,9 +273,12 @@ pub struct State {
     metrics: MetricsState,
 }
 
+/// One customer's saved state — profile, journeys, memories, cap windows
+/// and timers — naming everything by name, as a customer of a [`State`]
+/// does. What a [`StateStore`](crate::store::StateStore) keeps per customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CustomerState {
+pub struct CustomerState {
     id: String,
     profile: Option<BTreeMap<String, Json>>,
     journeys: Vec<JourneyEntry>,
@@ -474,6 +486,40 @@ struct GoalMetrics {
     by_arm: ByArm,
 }
 
+/// Customers changed since changes were last taken.
+pub(super) type Changed = hashbrown::HashSet<Arc<str>, FixedState>;
+
+impl CustomerState {
+    /// The customer's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The earliest deadline of the customer's timers, if any: when the
+    /// customer must be in an engine for its timers to fire.
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.timers.iter().map(|t| t.deadline).min()
+    }
+
+    /// The state as JSON text (one customer of a state file).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a customer's state from JSON text; a truncated or corrupt text
+    /// is an error.
+    pub fn from_json(text: &[u8]) -> Result<CustomerState, StateError> {
+        serde_json::from_slice(text).map_err(|e| {
+            let (message, line, column) = super::event::split_position(&e);
+            StateError::Corrupt {
+                message,
+                line,
+                column,
+            }
+        })
+    }
+}
+
 impl State {
     /// The state as JSON text.
     pub fn to_json(&self) -> String {
@@ -547,6 +593,14 @@ impl State {
         Some(all)
     }
 
+    /// The clock and metrics of this state, without its customers.
+    pub(crate) fn without_customers(self) -> State {
+        State {
+            customers: Vec::new(),
+            ..self
+        }
+    }
+
     fn clone_empty(&self) -> State {
         State {
             format: self.format.clone(),
@@ -607,112 +661,111 @@ fn add_metrics(a: &mut MetricsState, b: &MetricsState) {
 }
 
 impl Engine {
+    /// The state of one customer, or `None` if it has none.
+    pub fn customer(&self, id: &str) -> Option<CustomerState> {
+        let slot = self.customers.find(id)?;
+        Some(save_customer(&self.program, self.customers.view(slot)))
+    }
+
+    /// Whether the engine has state for a customer.
+    pub fn has_customer(&self, id: &str) -> bool {
+        self.customers.find(id).is_some()
+    }
+
+    /// Puts one customer's state in, replacing what the engine had for it,
+    /// checked against the program like [`restore`](Engine::restore): on an
+    /// error nothing changes. Timers due before the clock fire at the next
+    /// event or advance. Not recorded as a change.
+    pub fn put_customer(&mut self, customer: &CustomerState) -> Result<(), StateError> {
+        self.put_customer_into(customer, &mut None)
+    }
+
+    /// Like [`put_customer`](Engine::put_customer), but carries what it can
+    /// (like [`restore_carrying`](Engine::restore_carrying)) and adds what it
+    /// dropped to `carry`.
+    pub fn put_customer_carrying(
+        &mut self,
+        customer: &CustomerState,
+        carry: &mut Carry,
+    ) -> Result<(), StateError> {
+        let mut mine = Some(Carry::default());
+        self.put_customer_into(customer, &mut mine)?;
+        carry.add(&mine.unwrap_or_default());
+        Ok(())
+    }
+
+    fn put_customer_into(
+        &mut self,
+        customer: &CustomerState,
+        carry: &mut Option<Carry>,
+    ) -> Result<(), StateError> {
+        let at = format!("customer `{}`", customer.id);
+        if customer.id.is_empty() {
+            return Err(StateError::inconsistent(at, "empty customer id".into()));
+        }
+        let mut listed = HashSet::with_hasher(FixedState::default());
+        let built = build_customer(&self.program, customer, &at, carry, &mut listed)?;
+        self.install(built);
+        Ok(())
+    }
+
+    /// Records, from now on, which customers each event or timer changes,
+    /// for [`take_changes`](Engine::take_changes); `false` stops. Off by
+    /// default: recording costs a set insertion per event.
+    pub fn track_changes(&mut self, on: bool) {
+        self.changed = on.then(Changed::default);
+    }
+
+    /// The customers changed since tracking started or changes were last
+    /// taken, sorted by id, each with its state now (`None`: it has none
+    /// left, and a store deletes it). What an incremental checkpoint writes.
+    pub fn take_changes(&mut self) -> Vec<(Arc<str>, Option<CustomerState>)> {
+        let Some(changed) = &mut self.changed else {
+            return Vec::new();
+        };
+        let mut ids: Vec<Arc<str>> = changed.drain().collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|id| {
+                let state = self.customer(&id);
+                (id, state)
+            })
+            .collect()
+    }
+
+    /// Records customers as changed again (after a failed checkpoint); only
+    /// those this engine has state for or tracked, when tracking.
+    pub(crate) fn mark_changed<'a>(&mut self, ids: impl Iterator<Item = &'a Arc<str>>) {
+        if let Some(changed) = &mut self.changed {
+            changed.extend(ids.cloned());
+        }
+    }
+
+    /// Records every customer as changed, when tracking.
+    pub(crate) fn mark_all_changed(&mut self) {
+        if let Some(changed) = &mut self.changed {
+            changed.extend(self.customers.iter().map(|c| Arc::clone(c.id())));
+        }
+    }
+
+    /// The engine-wide part of the state — clock and metrics — without any
+    /// customer: what a store keeps beside the customers.
+    pub fn save_header(&self) -> State {
+        State {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            clock: self.clock,
+            customers: Vec::new(),
+            metrics: save_metrics(&self.program, &self.metrics()),
+        }
+    }
+
     /// Saves the whole state: clock, customers, timers and metrics.
     pub fn save(&self) -> State {
         let p = &*self.program;
-        let rule = |r: RuleId| p.rules[r].qualified.to_string();
-        let declared = |r: &RuleId| p.rules[*r].declared;
         let mut all: Vec<_> = self.customers.iter().collect();
         all.sort_by(|a, b| a.id().cmp(b.id()));
-        let customers = all
-            .into_iter()
-            .map(|c| {
-                let mut memory = c.memory().to_vec();
-                memory.sort_by_key(|m| declared(&m.0));
-                let mut caps: Vec<_> = c.caps().collect();
-                caps.sort_by_key(|c| declared(&c.0));
-                let mut timers: Vec<_> = c.timers().collect();
-                timers.sort_by_key(|t| declared(&t.rule));
-                CustomerState {
-                    id: c.id().to_string(),
-                    profile: c.profile().map(|values| {
-                        p.names
-                            .customer
-                            .iter()
-                            .zip(values.iter())
-                            .map(|(f, v)| {
-                                (
-                                    f.name.to_string(),
-                                    v.as_ref()
-                                        .map_or(Json::Null, |v| value_to_json(f.ty, v, &p.names)),
-                                )
-                            })
-                            .collect()
-                    }),
-                    journeys: c
-                        .journeys()
-                        .map(|j| {
-                            let def = &p.journeys[j.journey];
-                            JourneyEntry {
-                                journey: def.name.to_string(),
-                                stage: def.stages[j.stage].to_string(),
-                                entered: j.entered,
-                                since: j.since,
-                                converted: def
-                                    .goals
-                                    .iter_ids()
-                                    .filter(|(g, _)| j.converted & (1 << g.index()) != 0)
-                                    .map(|(_, goal)| GoalRef::Name(goal.name.to_string()))
-                                    .collect(),
-                                exposures: c
-                                    .exposures()
-                                    .iter()
-                                    .filter(|&&r| p.rules[r].journey == Some(j.journey))
-                                    .map(|&r| rule(r))
-                                    .collect(),
-                            }
-                        })
-                        .collect(),
-                    memory: memory
-                        .into_iter()
-                        .map(|(r, time)| RuleTime {
-                            rule: rule(r),
-                            time,
-                        })
-                        .collect(),
-                    caps: caps
-                        .into_iter()
-                        .map(|(r, times)| CapEntry {
-                            rule: rule(r),
-                            times: times.to_vec(),
-                        })
-                        .collect(),
-                    timers: timers
-                        .into_iter()
-                        .map(|t| TimerEntry {
-                            rule: rule(t.rule),
-                            deadline: t.deadline,
-                            event: t.event.as_ref().map(|e| {
-                                // Only the wait of a `no … after` keeps an event.
-                                let fields = match &p.rules[t.rule].trigger {
-                                    TriggerDef::Absence { after, .. } => {
-                                        &p.names.signals[after.signal].fields[..]
-                                    }
-                                    _ => &[],
-                                };
-                                StoredEvent {
-                                    time: e.time,
-                                    at: e.at.map(|i| p.names.places[i.index()].to_string()),
-                                    via: e.via.map(|i| p.names.channels[i.index()].to_string()),
-                                    data: fields
-                                        .iter()
-                                        .zip(&e.data)
-                                        .filter_map(|(f, v)| {
-                                            v.as_ref().map(|v| {
-                                                (
-                                                    f.name.to_string(),
-                                                    value_to_json(f.ty, v, &p.names),
-                                                )
-                                            })
-                                        })
-                                        .collect(),
-                                }
-                            }),
-                        })
-                        .collect(),
-                }
-            })
-            .collect();
+        let customers = all.into_iter().map(|c| save_customer(p, c)).collect();
         State {
             format: FORMAT.to_string(),
             version: VERSION,
@@ -765,103 +818,8 @@ impl Engine {
                     format!("empty or repeated customer id `{}`", c.id),
                 ));
             }
-            let id: Arc<str> = Arc::from(c.id.as_str());
-            let (slot, _) = engine.customers.enter(&id);
-            let mut cust = engine.customers.fresh();
-            if let Some(profile) = &c.profile {
-                let mut values = p.default_profile.clone();
-                for (name, json) in profile {
-                    if let Some((i, value)) = keep(carry, profile_value(p, &at, name, json))? {
-                        values[i.index()] = value;
-                    }
-                }
-                cust.set_profile(values.into_boxed_slice());
-            }
-            listed.clear();
-            for (ji, j) in c.journeys.iter().enumerate() {
-                let at = format!("{at}.journeys[{ji}]");
-                let placed = keep(carry, journey_stage(p, &at, j))?;
-                if !listed.insert(j.journey.as_str()) {
-                    return Err(StateError::inconsistent(
-                        at,
-                        format!("journey `{}` appears twice", j.journey),
-                    ));
-                }
-                let Some((journey, stage)) = placed else {
-                    continue;
-                };
-                let mut converted = 0u64;
-                for g in &j.converted {
-                    if let Some(g) = keep(carry, goal_named(p, &at, journey, g, Unit::Conversions))?
-                    {
-                        converted |= 1 << g.index();
-                    }
-                }
-                for r in &j.exposures {
-                    let Some(rule) = keep(carry, split_named(p, &at, r))? else {
-                        continue;
-                    };
-                    if p.rules[rule].journey != Some(journey) {
-                        return Err(StateError::inconsistent(
-                            at,
-                            format!("rule `{r}` is not a split of journey `{}`", j.journey),
-                        ));
-                    }
-                    cust.expose(rule);
-                }
-                cust.enter_journey(JourneyState {
-                    journey,
-                    stage,
-                    entered: j.entered,
-                    since: j.since,
-                    converted,
-                });
-            }
-            listed.clear();
-            for m in &c.memory {
-                let rule = keep(carry, remembering_rule(p, &at, &m.rule))?;
-                if !listed.insert(m.rule.as_str()) {
-                    return Err(StateError::inconsistent(
-                        format!("{at}.memory"),
-                        format!("rule `{}` appears twice", m.rule),
-                    ));
-                }
-                if let Some(rule) = rule {
-                    cust.remember(rule, m.time);
-                }
-            }
-            listed.clear();
-            for cap in &c.caps {
-                let rule = keep(carry, limited_rule(p, &at, &cap.rule))?;
-                if !listed.insert(cap.rule.as_str()) {
-                    return Err(StateError::inconsistent(
-                        format!("{at}.caps"),
-                        format!("rule `{}` appears twice", cap.rule),
-                    ));
-                }
-                if let Some(rule) = rule {
-                    for &time in &cap.times {
-                        cust.add_firing(rule, time);
-                    }
-                }
-            }
-            listed.clear();
-            for t in &c.timers {
-                let timer = keep(carry, timer(p, &at, t))?;
-                if !listed.insert(t.rule.as_str()) {
-                    return Err(StateError::inconsistent(
-                        format!("{at}.timers"),
-                        format!("two timers of rule `{}`", t.rule),
-                    ));
-                }
-                if let Some((rule, event)) = timer {
-                    engine
-                        .timers
-                        .insert((t.deadline, slot, p.rules[rule].declared));
-                    cust.add_timer(rule, t.deadline, event);
-                }
-            }
-            engine.customers.settle(slot, true);
+            let built = build_customer(p, c, &at, carry, &mut listed)?;
+            engine.install(built);
         }
         let mut metrics = restore_metrics(p, &state.metrics, carry)?;
         for (counts, hot) in metrics.rules.iter_mut().zip(engine.hot.iter_mut()) {
@@ -871,6 +829,278 @@ impl Engine {
         }
         engine.metrics = metrics;
         Ok(engine)
+    }
+}
+
+/// One customer's state, by name.
+fn save_customer(p: &Program, c: View<'_>) -> CustomerState {
+    let rule = |r: RuleId| p.rules[r].qualified.to_string();
+    let declared = |r: &RuleId| p.rules[*r].declared;
+    let mut memory = c.memory().to_vec();
+    memory.sort_by_key(|m| declared(&m.0));
+    let mut caps: Vec<_> = c.caps().collect();
+    caps.sort_by_key(|c| declared(&c.0));
+    let mut timers: Vec<_> = c.timers().collect();
+    timers.sort_by_key(|t| declared(&t.rule));
+    CustomerState {
+        id: c.id().to_string(),
+        profile: c.profile().map(|values| {
+            p.names
+                .customer
+                .iter()
+                .zip(values.iter())
+                .map(|(f, v)| {
+                    (
+                        f.name.to_string(),
+                        v.as_ref()
+                            .map_or(Json::Null, |v| value_to_json(f.ty, v, &p.names)),
+                    )
+                })
+                .collect()
+        }),
+        journeys: c
+            .journeys()
+            .map(|j| {
+                let def = &p.journeys[j.journey];
+                JourneyEntry {
+                    journey: def.name.to_string(),
+                    stage: def.stages[j.stage].to_string(),
+                    entered: j.entered,
+                    since: j.since,
+                    converted: def
+                        .goals
+                        .iter_ids()
+                        .filter(|(g, _)| j.converted & (1 << g.index()) != 0)
+                        .map(|(_, goal)| GoalRef::Name(goal.name.to_string()))
+                        .collect(),
+                    exposures: c
+                        .exposures()
+                        .iter()
+                        .filter(|&&r| p.rules[r].journey == Some(j.journey))
+                        .map(|&r| rule(r))
+                        .collect(),
+                }
+            })
+            .collect(),
+        memory: memory
+            .into_iter()
+            .map(|(r, time)| RuleTime {
+                rule: rule(r),
+                time,
+            })
+            .collect(),
+        caps: caps
+            .into_iter()
+            .map(|(r, times)| CapEntry {
+                rule: rule(r),
+                times: times.to_vec(),
+            })
+            .collect(),
+        timers: timers
+            .into_iter()
+            .map(|t| TimerEntry {
+                rule: rule(t.rule),
+                deadline: t.deadline,
+                event: t.event.as_ref().map(|e| {
+                    // Only the wait of a `no … after` keeps an event.
+                    let fields = match &p.rules[t.rule].trigger {
+                        TriggerDef::Absence { after, .. } => {
+                            &p.names.signals[after.signal].fields[..]
+                        }
+                        _ => &[],
+                    };
+                    StoredEvent {
+                        time: e.time,
+                        at: e.at.map(|i| p.names.places[i.index()].to_string()),
+                        via: e.via.map(|i| p.names.channels[i.index()].to_string()),
+                        data: fields
+                            .iter()
+                            .zip(&e.data)
+                            .filter_map(|(f, v)| {
+                                v.as_ref()
+                                    .map(|v| (f.name.to_string(), value_to_json(f.ty, v, &p.names)))
+                            })
+                            .collect(),
+                    }
+                }),
+            })
+            .collect(),
+    }
+}
+
+/// A customer's state read against the program, ready to install: reading
+/// can fail, installing cannot, so a failure leaves the engine as it was.
+struct Built {
+    id: Arc<str>,
+    profile: Option<Box<[Option<Value>]>>,
+    journeys: Vec<(JourneyState, Vec<RuleId>)>,
+    memory: Vec<(RuleId, i64)>,
+    caps: Vec<(RuleId, Vec<i64>)>,
+    timers: Vec<(RuleId, i64, Option<TimerEvent>)>,
+}
+
+/// Reads one customer's state against the program (`at` names it in errors).
+fn build_customer<'c>(
+    p: &Program,
+    c: &'c CustomerState,
+    at: &str,
+    carry: &mut Option<Carry>,
+    listed: &mut HashSet<&'c str, FixedState>,
+) -> Result<Built, StateError> {
+    let mut built = Built {
+        id: Arc::from(c.id.as_str()),
+        profile: None,
+        journeys: Vec::new(),
+        memory: Vec::new(),
+        caps: Vec::new(),
+        timers: Vec::new(),
+    };
+    if let Some(profile) = &c.profile {
+        let mut values = p.default_profile.clone();
+        for (name, json) in profile {
+            if let Some((i, value)) = keep(carry, profile_value(p, at, name, json))? {
+                values[i.index()] = value;
+            }
+        }
+        built.profile = Some(values.into_boxed_slice());
+    }
+    listed.clear();
+    for (ji, j) in c.journeys.iter().enumerate() {
+        let at = format!("{at}.journeys[{ji}]");
+        let placed = keep(carry, journey_stage(p, &at, j))?;
+        if !listed.insert(j.journey.as_str()) {
+            return Err(StateError::inconsistent(
+                at,
+                format!("journey `{}` appears twice", j.journey),
+            ));
+        }
+        let Some((journey, stage)) = placed else {
+            continue;
+        };
+        let mut converted = 0u64;
+        for g in &j.converted {
+            if let Some(g) = keep(carry, goal_named(p, &at, journey, g, Unit::Conversions))? {
+                converted |= 1 << g.index();
+            }
+        }
+        let mut exposures = Vec::new();
+        for r in &j.exposures {
+            let Some(rule) = keep(carry, split_named(p, &at, r))? else {
+                continue;
+            };
+            if p.rules[rule].journey != Some(journey) {
+                return Err(StateError::inconsistent(
+                    at,
+                    format!("rule `{r}` is not a split of journey `{}`", j.journey),
+                ));
+            }
+            exposures.push(rule);
+        }
+        built.journeys.push((
+            JourneyState {
+                journey,
+                stage,
+                entered: j.entered,
+                since: j.since,
+                converted,
+            },
+            exposures,
+        ));
+    }
+    listed.clear();
+    for m in &c.memory {
+        let rule = keep(carry, remembering_rule(p, at, &m.rule))?;
+        if !listed.insert(m.rule.as_str()) {
+            return Err(StateError::inconsistent(
+                format!("{at}.memory"),
+                format!("rule `{}` appears twice", m.rule),
+            ));
+        }
+        if let Some(rule) = rule {
+            built.memory.push((rule, m.time));
+        }
+    }
+    listed.clear();
+    for cap in &c.caps {
+        let rule = keep(carry, limited_rule(p, at, &cap.rule))?;
+        if !listed.insert(cap.rule.as_str()) {
+            return Err(StateError::inconsistent(
+                format!("{at}.caps"),
+                format!("rule `{}` appears twice", cap.rule),
+            ));
+        }
+        if let Some(rule) = rule {
+            built.caps.push((rule, cap.times.clone()));
+        }
+    }
+    listed.clear();
+    for t in &c.timers {
+        let timer = keep(carry, timer(p, at, t))?;
+        if !listed.insert(t.rule.as_str()) {
+            return Err(StateError::inconsistent(
+                format!("{at}.timers"),
+                format!("two timers of rule `{}`", t.rule),
+            ));
+        }
+        if let Some((rule, event)) = timer {
+            built.timers.push((rule, t.deadline, event));
+        }
+    }
+    Ok(built)
+}
+
+impl Engine {
+    /// Installs a customer read by [`build_customer`], replacing any state
+    /// the engine has for it.
+    fn install(&mut self, built: Built) {
+        self.forget(&built.id);
+        let p = &*self.program;
+        let (slot, _) = self.customers.enter(&built.id);
+        let mut cust = self.customers.fresh();
+        if let Some(profile) = built.profile {
+            cust.set_profile(profile);
+        }
+        for (journey, exposures) in built.journeys {
+            for rule in exposures {
+                cust.expose(rule);
+            }
+            cust.enter_journey(journey);
+        }
+        for (rule, time) in built.memory {
+            cust.remember(rule, time);
+        }
+        for (rule, times) in built.caps {
+            for time in times {
+                cust.add_firing(rule, time);
+            }
+        }
+        for (rule, deadline, event) in built.timers {
+            self.timers.insert((deadline, slot, p.rules[rule].declared));
+            cust.add_timer(rule, deadline, event);
+        }
+        self.customers.settle(slot, true);
+    }
+
+    /// Drops a customer's state and its timers from the queue.
+    fn forget(&mut self, id: &str) -> bool {
+        let Some(slot) = self.customers.find(id) else {
+            return false;
+        };
+        let Engine {
+            program,
+            customers,
+            timers,
+            ..
+        } = self;
+        let mut cust = customers.get(slot);
+        cust.remove_timers(
+            |_| true,
+            |timer| {
+                timers.remove(&(timer.deadline, slot, program.rules[timer.rule].declared));
+            },
+        );
+        customers.clear(slot);
+        true
     }
 }
 

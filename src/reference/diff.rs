@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::gen::{Case, Step};
 use super::Reference;
+use crate::store::{checkpoint, Loader, MemoryStore, StateStore};
 use crate::{Engine, Event, Program, Source, State};
 
 /// What one case did.
@@ -17,7 +18,8 @@ pub struct Outcome {
     pub rejected: usize,
     /// Decisions made.
     pub decisions: usize,
-    /// Times the engine was saved and restored.
+    /// Times the engine was saved and restored (the first time whole, then
+    /// through a store, customers loaded as their events and timers come).
     pub restores: usize,
 }
 
@@ -51,6 +53,11 @@ pub fn run(case: &Case) -> Result<Outcome, String> {
     );
     let mut reference = Reference::new(&checked, &sources);
     let mut engine = Engine::new(Arc::clone(&program));
+    engine.track_changes(true);
+    // Restores after the first go through a store: a checkpoint of what
+    // changed, then an engine that loads customers as they are needed.
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let mut loader: Option<Loader> = None;
     let mut outcome = Outcome::default();
     let lines = |r: Result<Vec<crate::Decision>, crate::EventError>| {
         r.map(|ds| ds.iter().map(|d| d.to_json()).collect::<Vec<_>>())
@@ -60,11 +67,35 @@ pub fn run(case: &Case) -> Result<Outcome, String> {
         let (actual, expected) = match step {
             Step::Event(line) => {
                 outcome.events += 1;
-                let actual =
-                    lines(Event::from_json(&program, line).and_then(|e| engine.process(&e)));
+                let event = Event::from_json(&program, line);
+                if let (Some(loader), Ok(e)) = (&mut loader, &event) {
+                    loader
+                        .prepare(&mut engine, Some(e.customer()), e.time())
+                        .map_err(|e| report(case, Some(i), &format!("cannot load: {e}")))?;
+                }
+                let actual = lines(event.and_then(|e| engine.process(&e)));
                 (actual, reference.process_line(line))
             }
-            Step::Advance(t) => (lines(engine.advance_to(*t)), reference.advance_to(*t)),
+            Step::Advance(t) => {
+                if let Some(loader) = &mut loader {
+                    loader
+                        .prepare(&mut engine, None, *t)
+                        .map_err(|e| report(case, Some(i), &format!("cannot load: {e}")))?;
+                }
+                (lines(engine.advance_to(*t)), reference.advance_to(*t))
+            }
+            Step::Restore if outcome.restores > 0 => {
+                outcome.restores += 1;
+                checkpoint(std::slice::from_mut(&mut engine), &*store, None)
+                    .map_err(|e| report(case, Some(i), &format!("cannot checkpoint: {e}")))?;
+                let (mut opened, from_store) =
+                    Loader::open(Arc::clone(&program), Arc::clone(&store), 0, 1)
+                        .map_err(|e| report(case, Some(i), &format!("cannot open: {e}")))?;
+                opened.track_changes(true);
+                engine = opened;
+                loader = Some(from_store);
+                continue;
+            }
             Step::Restore => {
                 outcome.restores += 1;
                 let text = engine.save().to_json();
@@ -72,6 +103,9 @@ pub fn run(case: &Case) -> Result<Outcome, String> {
                     .and_then(|state| Engine::restore(Arc::clone(&program), &state));
                 engine = restored
                     .map_err(|e| report(case, Some(i), &format!("cannot restore: {e}\n{text}")))?;
+                // The store is empty: its first checkpoint writes everyone.
+                engine.track_changes(true);
+                engine.mark_all_changed();
                 continue;
             }
         };
