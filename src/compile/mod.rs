@@ -17,7 +17,7 @@ use crate::source::Source;
 use crate::types::{Base, Ty};
 use crate::value::{Arg, Value};
 
-pub(crate) use crate::check::resolved::{CExpr, Filter, GoalDef, TriggerDef};
+pub(crate) use crate::check::resolved::{CExpr, Filter, GoalDef, TriggerDef, Written};
 pub(crate) use expr::{EvalError, Scope};
 
 /// A program that failed to compile, with its diagnostics and sources for
@@ -184,8 +184,17 @@ impl JourneyDef {
 
 impl Filter {
     pub(crate) fn passes(&self, at: Option<PlaceId>, via: Option<ChannelId>) -> bool {
-        (self.at.is_empty() || at.is_some_and(|p| self.at.contains(&p)))
-            && (self.via.is_empty() || via.is_some_and(|c| self.via.contains(&c)))
+        self.passes_at(at) && self.passes_via(via)
+    }
+
+    /// The `at` filter alone.
+    pub(crate) fn passes_at(&self, at: Option<PlaceId>) -> bool {
+        self.at.is_empty() || at.is_some_and(|p| self.at.contains(&p))
+    }
+
+    /// The `via` filter alone.
+    pub(crate) fn passes_via(&self, via: Option<ChannelId>) -> bool {
+        self.via.is_empty() || via.is_some_and(|c| self.via.contains(&c))
     }
 }
 
@@ -244,6 +253,8 @@ pub(crate) struct RuleDef {
     /// `in` clause: its stages, sorted.
     pub stages: Option<Vec<StageId>>,
     pub condition: Option<CExpr>,
+    /// The `where` as written and what it reads, for explanations.
+    pub written: Option<Written>,
     pub limit: Option<(usize, i64)>,
     pub steps: Vec<Step>,
     /// The names of the arms of the rule's splits, in order.
@@ -653,6 +664,7 @@ impl Compiler {
             trigger: rule.trigger.clone(),
             stages: rule.stages.clone(),
             condition: rule.condition.clone(),
+            written: rule.written.clone(),
             limit: rule.limit,
             steps,
             arms,
