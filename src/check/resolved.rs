@@ -142,11 +142,35 @@ pub(crate) struct RuleDecl {
 #[derive(Debug, Clone)]
 pub(crate) struct Written {
     /// The source text, runs of spaces and line breaks made one space.
-    pub text: Arc<str>,
+    pub text: Box<str>,
     /// Each `event.F` and `customer.F` it reads (`customer has F` reads
-    /// `customer.F`), in order of first appearance: the name as written,
-    /// and the expression that reads it.
-    pub reads: Vec<(Arc<str>, CExpr)>,
+    /// `customer.F`), in order of first appearance.
+    pub reads: Box<[Read]>,
+}
+
+/// A path a `where` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// `event.F`, a field of the rule's signal.
+    Event(FieldId),
+    EventAt,
+    EventVia,
+    EventTime,
+    /// `customer.F`.
+    Customer(FieldId),
+}
+
+impl Read {
+    /// The expression that reads it.
+    pub(crate) fn expr(self) -> CExpr {
+        match self {
+            Read::Event(f) => CExpr::EventField(f),
+            Read::EventAt => CExpr::EventAt,
+            Read::EventVia => CExpr::EventVia,
+            Read::EventTime => CExpr::EventTime,
+            Read::Customer(f) => CExpr::CustomerField(f),
+        }
+    }
 }
 
 /// An expression with every name resolved: what the engine evaluates.
@@ -429,8 +453,8 @@ impl Resolver<'_> {
                 let mut reads = Vec::new();
                 self.reads(c, signal, &mut reads)?;
                 let written = Written {
-                    text: Arc::from(Source::snippet(sources, c.span)),
-                    reads,
+                    text: Source::snippet(sources, c.span).into(),
+                    reads: reads.into(),
                 };
                 (Some(self.expr(c, signal)?), Some(written))
             }
@@ -519,13 +543,13 @@ impl Resolver<'_> {
         root: Root,
         f: &ast::Ident,
         signal: Option<SignalId>,
-    ) -> Result<CExpr, Diagnostic> {
+    ) -> Result<Read, Diagnostic> {
         Ok(match (root, f.name.as_str()) {
-            (Root::Event, "at") => CExpr::EventAt,
-            (Root::Event, "via") => CExpr::EventVia,
-            (Root::Event, "time") => CExpr::EventTime,
-            (Root::Customer, _) => CExpr::CustomerField(self.field(root, f, signal)?),
-            (Root::Event, _) => CExpr::EventField(self.field(root, f, signal)?),
+            (Root::Event, "at") => Read::EventAt,
+            (Root::Event, "via") => Read::EventVia,
+            (Root::Event, "time") => Read::EventTime,
+            (Root::Customer, _) => Read::Customer(self.field(root, f, signal)?),
+            (Root::Event, _) => Read::Event(self.field(root, f, signal)?),
         })
     }
 
@@ -534,17 +558,13 @@ impl Resolver<'_> {
         &self,
         e: &ast::Expr,
         signal: Option<SignalId>,
-        out: &mut Vec<(Arc<str>, CExpr)>,
+        out: &mut Vec<Read>,
     ) -> Result<(), Diagnostic> {
         match &e.kind {
             ExprKind::Path(root, f) | ExprKind::Has(root, f) => {
-                let root_name = match root {
-                    Root::Customer => "customer",
-                    Root::Event => "event",
-                };
-                let name = format!("{root_name}.{}", f.name);
-                if !out.iter().any(|(n, _)| **n == *name) {
-                    out.push((Arc::from(name), self.path(*root, f, signal)?));
+                let read = self.path(*root, f, signal)?;
+                if !out.contains(&read) {
+                    out.push(read);
                 }
             }
             ExprKind::List(items) => {
@@ -595,7 +615,7 @@ impl Resolver<'_> {
                     .symbol(e.ty, &ident.name)
                     .ok_or_else(|| unresolved(ident.span, "name"))?,
             )),
-            ExprKind::Path(root, f) => self.path(*root, f, signal)?,
+            ExprKind::Path(root, f) => self.path(*root, f, signal)?.expr(),
             ExprKind::Has(Root::Customer, f) => {
                 CExpr::HasCustomer(self.field(Root::Customer, f, signal)?)
             }

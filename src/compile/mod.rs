@@ -17,7 +17,7 @@ use crate::source::Source;
 use crate::types::{Base, Ty};
 use crate::value::{Arg, Value};
 
-pub(crate) use crate::check::resolved::{CExpr, Filter, GoalDef, TriggerDef, Written};
+pub(crate) use crate::check::resolved::{CExpr, Filter, GoalDef, Read, TriggerDef, Written};
 pub(crate) use expr::{EvalError, Scope};
 
 /// A program that failed to compile, with its diagnostics and sources for
@@ -253,8 +253,6 @@ pub(crate) struct RuleDef {
     /// `in` clause: its stages, sorted.
     pub stages: Option<Vec<StageId>>,
     pub condition: Option<CExpr>,
-    /// The `where` as written and what it reads, for explanations.
-    pub written: Option<Written>,
     pub limit: Option<(usize, i64)>,
     pub steps: Vec<Step>,
     /// The names of the arms of the rule's splits, in order.
@@ -451,6 +449,9 @@ pub struct Program {
     pub(crate) by_declaration: Table<RuleOrder, RuleId>,
     /// Rules by qualified name (`journey/rule`), as state files name them.
     pub(crate) rule_ids: HashMap<Arc<str>, RuleId>,
+    /// Each rule's `where` as written and what it reads, for explanations
+    /// (apart from the rules, which deciding reads).
+    pub(crate) written: Table<RuleId, Option<Written>>,
     /// The profile of a customer no event has set anything for.
     pub(crate) default_profile: Vec<Option<Value>>,
     /// Words of move decisions, shared rather than allocated per decision.
@@ -615,6 +616,10 @@ impl Compiler {
         for (id, rule) in rules.iter_ids() {
             by_declaration[rule.declared] = id;
         }
+        let written = order
+            .iter()
+            .map(|&d| r.rules[d.index()].written.clone())
+            .collect();
         let rule_ids = rules
             .iter_ids()
             .map(|(id, r)| (Arc::clone(&r.qualified), id))
@@ -634,6 +639,7 @@ impl Compiler {
             rules,
             index,
             by_declaration,
+            written,
             rule_ids,
             words,
             fixed_args: self.fixed_args,
@@ -664,7 +670,6 @@ impl Compiler {
             trigger: rule.trigger.clone(),
             stages: rule.stages.clone(),
             condition: rule.condition.clone(),
-            written: rule.written.clone(),
             limit: rule.limit,
             steps,
             arms,

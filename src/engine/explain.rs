@@ -14,8 +14,8 @@ use serde_json::Value as Json;
 use super::customers::View;
 use super::event::value_to_json;
 use super::{Decision, Engine, Event, EventError};
-use crate::compile::{CExpr, Filter, Program, Scope};
-use crate::ids::{ChannelId, PlaceId, RuleId, SignalId, StageId};
+use crate::compile::{FieldDef, Filter, Program, Read, Scope};
+use crate::ids::{ChannelId, FieldId, PlaceId, RuleId, SignalId, StageId};
 use crate::types::{Base, Ty};
 
 /// What evaluating an event's rules reports as it goes. `()` records
@@ -312,34 +312,47 @@ struct Record<'p> {
 impl Record<'_> {
     /// The `where` of a rule as written, and the values it reads in `scope`.
     fn condition(&self, rule: RuleId, scope: &Scope<'_>) -> (String, Vec<(String, Json)>) {
-        let Some(written) = &self.program.rules[rule].written else {
+        let Some(written) = &self.program.written[rule] else {
             return (String::new(), Vec::new());
         };
         let values = written
             .reads
             .iter()
-            .map(|(name, read)| (name.to_string(), self.value(read, scope)))
+            .map(|&read| self.value(read, scope))
             .collect();
         (written.text.to_string(), values)
     }
 
-    /// What `read` (a path) reads in `scope`, as JSON (`Null`: absent).
-    fn value(&self, read: &CExpr, scope: &Scope<'_>) -> Json {
+    /// A path as written (`event.room`), and what it reads in `scope`, as
+    /// JSON (`Null`: absent).
+    fn value(&self, read: Read, scope: &Scope<'_>) -> (String, Json) {
         let names = &self.program.names;
-        let ty = match read {
-            CExpr::EventField(f) => names.signals[self.signal]
-                .fields
+        let field = |fields: &[FieldDef], f: FieldId| {
+            fields
                 .get(f.index())
-                .map_or(Ty::UNKNOWN, |f| f.ty),
-            CExpr::CustomerField(f) => names.customer.get(f.index()).map_or(Ty::UNKNOWN, |f| f.ty),
-            CExpr::EventAt => Ty::scalar(Base::Place),
-            CExpr::EventVia => Ty::scalar(Base::Channel),
-            _ => Ty::INT,
+                .map_or(("?".to_string(), Ty::UNKNOWN), |d| {
+                    (d.name.to_string(), d.ty)
+                })
         };
-        match read.eval(scope).and_then(|v| v.to_value(scope)) {
+        let (name, ty) = match read {
+            Read::Event(f) => {
+                let (name, ty) = field(&names.signals[self.signal].fields, f);
+                (format!("event.{name}"), ty)
+            }
+            Read::Customer(f) => {
+                let (name, ty) = field(&names.customer, f);
+                (format!("customer.{name}"), ty)
+            }
+            Read::EventAt => ("event.at".to_string(), Ty::scalar(Base::Place)),
+            Read::EventVia => ("event.via".to_string(), Ty::scalar(Base::Channel)),
+            Read::EventTime => ("event.time".to_string(), Ty::INT),
+        };
+        let expr = read.expr();
+        let value = match expr.eval(scope).and_then(|v| v.to_value(scope)) {
             Ok(Some(v)) => value_to_json(ty, &v, names),
             _ => Json::Null,
-        }
+        };
+        (name, value)
     }
 }
 
