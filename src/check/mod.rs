@@ -161,7 +161,7 @@ pub fn check(sources: &[Source]) -> Checked {
     let resolved = if errors {
         None
     } else {
-        match resolved::resolve(&modules, &symbols, &lines) {
+        match resolved::resolve(&modules, &symbols, &lines, sources) {
             Ok(resolved) => Some(resolved),
             Err(internal) => {
                 tracing::error!(message = %internal.message, "the checker missed an error");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::ids::{ActionId, ChannelId, FieldId, Id, JourneyId, PlaceId, SignalId, StageId};
-use crate::source::{LineIndex, Span};
+use crate::source::{LineIndex, Source, Span};
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item, Module, Root, Trigger, UnaryOp};
 use crate::types::{Base, Ty};
 use crate::value::Value;
@@ -130,9 +130,47 @@ pub(crate) struct RuleDecl {
     /// `in` clause: its stages, sorted, without repeats.
     pub stages: Option<Vec<StageId>>,
     pub condition: Option<CExpr>,
+    /// The `where` as written and what it reads, for explanations.
+    pub written: Option<Written>,
     /// `limit N per D`: N (at least 1) and D.
     pub limit: Option<(usize, i64)>,
     pub steps: Vec<StepDecl>,
+}
+
+/// A rule's `where` as written, and what it reads: what an explanation
+/// shows of a `where` that was false or could not be evaluated.
+#[derive(Debug, Clone)]
+pub(crate) struct Written {
+    /// The source text, runs of spaces and line breaks made one space.
+    pub text: Box<str>,
+    /// Each `event.F` and `customer.F` it reads (`customer has F` reads
+    /// `customer.F`), in order of first appearance.
+    pub reads: Box<[Read]>,
+}
+
+/// A path a `where` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// `event.F`, a field of the rule's signal.
+    Event(FieldId),
+    EventAt,
+    EventVia,
+    EventTime,
+    /// `customer.F`.
+    Customer(FieldId),
+}
+
+impl Read {
+    /// The expression that reads it.
+    pub(crate) fn expr(self) -> CExpr {
+        match self {
+            Read::Event(f) => CExpr::EventField(f),
+            Read::EventAt => CExpr::EventAt,
+            Read::EventVia => CExpr::EventVia,
+            Read::EventTime => CExpr::EventTime,
+            Read::Customer(f) => CExpr::CustomerField(f),
+        }
+    }
 }
 
 /// An expression with every name resolved: what the engine evaluates.
@@ -176,6 +214,7 @@ pub(super) fn resolve(
     modules: &[Module],
     symbols: &Symbols,
     lines: &[LineIndex],
+    sources: &[Source],
 ) -> Result<Resolved, Diagnostic> {
     let r = Resolver { symbols };
     let arc = |k: &String| Arc::<str>::from(k.as_str());
@@ -242,10 +281,10 @@ pub(super) fn resolve(
                 let id = JourneyId::new(journeys.len());
                 journeys.push(r.journey(j)?);
                 for rule in &j.rules {
-                    rules.push(r.rule(rule, Some((id, j)), lines)?);
+                    rules.push(r.rule(rule, Some((id, j)), lines, sources)?);
                 }
             }
-            Item::Rule(rule) => rules.push(r.rule(rule, None, lines)?),
+            Item::Rule(rule) => rules.push(r.rule(rule, None, lines, sources)?),
             _ => {}
         }
     }
@@ -348,6 +387,7 @@ impl Resolver<'_> {
         rule: &ast::Rule,
         journey: Option<(JourneyId, &ast::Journey)>,
         lines: &[LineIndex],
+        sources: &[Source],
     ) -> Result<RuleDecl, Diagnostic> {
         let info = journey.and_then(|(_, j)| self.symbols.journeys.get(&j.name.name));
         let stage = |name: &ast::Ident| -> Result<StageId, _> {
@@ -408,9 +448,17 @@ impl Resolver<'_> {
             Some(n) => n.name.clone(),
             None => line_name(rule.when, lines),
         };
-        let condition = match &rule.condition {
-            Some(c) => Some(self.expr(c, signal)?),
-            None => None,
+        let (condition, written) = match &rule.condition {
+            Some(c) => {
+                let mut reads = Vec::new();
+                self.reads(c, signal, &mut reads)?;
+                let written = Written {
+                    text: Source::snippet(sources, c.span).into(),
+                    reads: reads.into(),
+                };
+                (Some(self.expr(c, signal)?), Some(written))
+            }
+            None => (None, None),
         };
         Ok(RuleDecl {
             name: Arc::from(name.as_str()),
@@ -419,6 +467,7 @@ impl Resolver<'_> {
             trigger,
             stages,
             condition,
+            written,
             limit: rule.limit.as_ref().map(|l| {
                 (
                     usize::try_from(l.count.max(1)).unwrap_or(1),
@@ -472,16 +521,68 @@ impl Resolver<'_> {
     }
 
     /// Resolves a checked expression; `signal` is what `event` means.
-    fn expr(&self, e: &ast::Expr, signal: Option<SignalId>) -> Result<CExpr, Diagnostic> {
-        let field = |root: Root, f: &ast::Ident| -> Result<FieldId, Diagnostic> {
-            let position = match root {
-                Root::Customer => self.symbols.customer.get_index_of(&f.name),
-                Root::Event => signal
-                    .and_then(|s| self.symbols.signals.get_index(s.index()))
-                    .and_then(|(_, info)| info.fields.get_index_of(&f.name)),
-            };
-            found(position, f, "field")
+    /// A profile field, or a field of the event's signal.
+    fn field(
+        &self,
+        root: Root,
+        f: &ast::Ident,
+        signal: Option<SignalId>,
+    ) -> Result<FieldId, Diagnostic> {
+        let position = match root {
+            Root::Customer => self.symbols.customer.get_index_of(&f.name),
+            Root::Event => signal
+                .and_then(|s| self.symbols.signals.get_index(s.index()))
+                .and_then(|(_, info)| info.fields.get_index_of(&f.name)),
         };
+        found(position, f, "field")
+    }
+
+    /// `customer.F` or `event.F` (including `event.at`, `.via`, `.time`).
+    fn path(
+        &self,
+        root: Root,
+        f: &ast::Ident,
+        signal: Option<SignalId>,
+    ) -> Result<Read, Diagnostic> {
+        Ok(match (root, f.name.as_str()) {
+            (Root::Event, "at") => Read::EventAt,
+            (Root::Event, "via") => Read::EventVia,
+            (Root::Event, "time") => Read::EventTime,
+            (Root::Customer, _) => Read::Customer(self.field(root, f, signal)?),
+            (Root::Event, _) => Read::Event(self.field(root, f, signal)?),
+        })
+    }
+
+    /// What a `where` reads, in order of first appearance (see [`Written`]).
+    fn reads(
+        &self,
+        e: &ast::Expr,
+        signal: Option<SignalId>,
+        out: &mut Vec<Read>,
+    ) -> Result<(), Diagnostic> {
+        match &e.kind {
+            ExprKind::Path(root, f) | ExprKind::Has(root, f) => {
+                let read = self.path(*root, f, signal)?;
+                if !out.contains(&read) {
+                    out.push(read);
+                }
+            }
+            ExprKind::List(items) => {
+                for item in items {
+                    self.reads(item, signal, out)?;
+                }
+            }
+            ExprKind::Unary(_, x) => self.reads(x, signal, out)?,
+            ExprKind::Binary(_, a, b) => {
+                self.reads(a, signal, out)?;
+                self.reads(b, signal, out)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn expr(&self, e: &ast::Expr, signal: Option<SignalId>) -> Result<CExpr, Diagnostic> {
         Ok(match &e.kind {
             ExprKind::Int(i) => CExpr::Const(if e.ty.base == Base::Float {
                 Value::Float(*i as f64)
@@ -514,17 +615,11 @@ impl Resolver<'_> {
                     .symbol(e.ty, &ident.name)
                     .ok_or_else(|| unresolved(ident.span, "name"))?,
             )),
-            ExprKind::Path(Root::Event, f) if matches!(f.name.as_str(), "at" | "via" | "time") => {
-                match f.name.as_str() {
-                    "at" => CExpr::EventAt,
-                    "via" => CExpr::EventVia,
-                    _ => CExpr::EventTime,
-                }
+            ExprKind::Path(root, f) => self.path(*root, f, signal)?.expr(),
+            ExprKind::Has(Root::Customer, f) => {
+                CExpr::HasCustomer(self.field(Root::Customer, f, signal)?)
             }
-            ExprKind::Path(Root::Customer, f) => CExpr::CustomerField(field(Root::Customer, f)?),
-            ExprKind::Path(Root::Event, f) => CExpr::EventField(field(Root::Event, f)?),
-            ExprKind::Has(Root::Customer, f) => CExpr::HasCustomer(field(Root::Customer, f)?),
-            ExprKind::Has(Root::Event, f) => CExpr::HasEvent(field(Root::Event, f)?),
+            ExprKind::Has(Root::Event, f) => CExpr::HasEvent(self.field(Root::Event, f, signal)?),
             ExprKind::Unary(UnaryOp::Not, inner) => CExpr::Not(Box::new(self.expr(inner, signal)?)),
             ExprKind::Unary(UnaryOp::Neg, inner) => CExpr::Neg(Box::new(self.expr(inner, signal)?)),
             ExprKind::Binary(op, a, b) => CExpr::Binary(

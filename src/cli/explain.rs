@@ -1,6 +1,5 @@
 //! `jrule explain`.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,10 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde_json::{json, Value as Json};
 
-use crate::check::Checked;
 use crate::engine::{Considered, Explanation, Verdict};
-use crate::source::Source;
-use crate::syntax::ast::{Expr, ExprKind, Item, Root, Rule};
 use crate::{Engine, Event, EventError, Program, State};
 
 use super::failure::Failure;
@@ -98,8 +94,6 @@ fn explain(args: &ExplainArgs) -> Result<String, Trouble> {
         |e: EventError| Failure::coded(e.code(), format!("--event: event rejected: {e}"));
     let event = Event::from_json(&program, &args.event).map_err(rejected)?;
     let explanation = engine.explain(&event).map_err(rejected)?;
-    let checked = crate::check(&sources);
-    let conditions = conditions(&sources, &checked);
     let signal: Json = serde_json::from_str(&args.event).unwrap_or(Json::Null);
     let header = Header {
         customer: event.customer(),
@@ -110,11 +104,11 @@ fn explain(args: &ExplainArgs) -> Result<String, Trouble> {
     };
     Ok(match args.format {
         Format::Json => {
-            let mut text = to_json(&header, &explanation, &conditions).to_string();
+            let mut text = to_json(&header, &explanation).to_string();
             text.push('\n');
             text
         }
-        Format::Human => human(&header, &explanation, &conditions),
+        Format::Human => human(&header, &explanation),
     })
 }
 
@@ -126,80 +120,16 @@ struct Header<'a> {
     via: Option<&'a str>,
 }
 
-/// A rule's `where` as written, and the fields it reads.
-struct Condition {
-    text: String,
-    reads: Vec<(Root, String)>,
-}
-
-/// The `where` of every rule, by qualified name.
-fn conditions(sources: &[Source], checked: &Checked) -> HashMap<String, Condition> {
-    let mut out = HashMap::new();
-    let mut add = |journey: Option<&str>, rule: &Rule| {
-        let Some(condition) = &rule.condition else {
-            return;
-        };
-        let name = rule.display_name(sources);
-        let qualified = journey.map_or(name.clone(), |j| format!("{j}/{name}"));
-        let mut reads = Vec::new();
-        paths(condition, &mut reads);
-        out.insert(
-            qualified,
-            Condition {
-                text: Source::snippet(sources, condition.span),
-                reads,
-            },
-        );
-    };
-    for item in checked.modules.iter().flat_map(|m| &m.items) {
-        match item {
-            Item::Journey(j) => {
-                for rule in &j.rules {
-                    add(Some(&j.name.name), rule);
-                }
-            }
-            Item::Rule(rule) => add(None, rule),
-            _ => {}
-        }
+/// The `where` of a rule stopped by it, and the values it read.
+fn condition(v: &Verdict) -> Option<(&str, &[(String, Json)])> {
+    match v {
+        Verdict::WhereFalse { condition, values }
+        | Verdict::Error {
+            condition: Some(condition),
+            values,
+        } => Some((condition, values)),
+        _ => None,
     }
-    out
-}
-
-fn paths(e: &Expr, out: &mut Vec<(Root, String)>) {
-    match &e.kind {
-        ExprKind::Path(root, name) | ExprKind::Has(root, name) => {
-            let read = (*root, name.name.clone());
-            if !out.contains(&read) {
-                out.push(read);
-            }
-        }
-        ExprKind::List(items) => items.iter().for_each(|x| paths(x, out)),
-        ExprKind::Unary(_, x) => paths(x, out),
-        ExprKind::Binary(_, a, b) => {
-            paths(a, out);
-            paths(b, out);
-        }
-        _ => {}
-    }
-}
-
-/// The values a `where` read, as `event.room = 12`.
-fn values(condition: &Condition, x: &Explanation) -> Vec<(String, Json)> {
-    condition
-        .reads
-        .iter()
-        .map(|(root, name)| {
-            let (prefix, list) = match root {
-                Root::Event => ("event", &x.event),
-                Root::Customer => ("customer", &x.profile),
-            };
-            let value = list
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(Json::Null, |(_, v)| v.clone());
-            (format!("{prefix}.{name}"), value)
-        })
-        .collect()
 }
 
 fn names(list: &[String]) -> String {
@@ -276,10 +206,17 @@ fn why(c: &Considered, customer: &str) -> (&'static str, String) {
                 names(wanted)
             ),
         ),
-        Verdict::WhereFalse => ("where_false", "not fired: `where` is false".to_string()),
-        Verdict::Error => (
+        Verdict::WhereFalse { .. } => ("where_false", "not fired: `where` is false".to_string()),
+        Verdict::Error {
+            condition: Some(_), ..
+        } => (
             "error",
             "not fired: `where` could not be evaluated (division by zero or overflow)".to_string(),
+        ),
+        Verdict::Error { .. } => (
+            "error",
+            "not fired: an action's argument could not be computed (division by zero or overflow)"
+                .to_string(),
         ),
         Verdict::Capped { count, per } => (
             "capped",
@@ -295,7 +232,7 @@ fn decision_json(d: &crate::Decision) -> Json {
     serde_json::from_str(&d.to_json()).unwrap_or(Json::Null)
 }
 
-fn to_json(h: &Header<'_>, x: &Explanation, conditions: &HashMap<String, Condition>) -> Json {
+fn to_json(h: &Header<'_>, x: &Explanation) -> Json {
     let rules: Vec<Json> = x
         .rules
         .iter()
@@ -307,11 +244,9 @@ fn to_json(h: &Header<'_>, x: &Explanation, conditions: &HashMap<String, Conditi
                 "reason": reason,
                 "why": sentence,
             });
-            if let (Verdict::WhereFalse | Verdict::Error, Some(cond)) =
-                (&c.verdict, conditions.get(&c.rule))
-            {
-                rule["where"] = json!(cond.text);
-                rule["values"] = Json::Object(values(cond, x).into_iter().collect());
+            if let Some((text, values)) = condition(&c.verdict) {
+                rule["where"] = json!(text);
+                rule["values"] = Json::Object(values.iter().cloned().collect());
             }
             rule
         })
@@ -329,7 +264,7 @@ fn to_json(h: &Header<'_>, x: &Explanation, conditions: &HashMap<String, Conditi
     })
 }
 
-fn human(h: &Header<'_>, x: &Explanation, conditions: &HashMap<String, Condition>) -> String {
+fn human(h: &Header<'_>, x: &Explanation) -> String {
     let mut s = format!(
         "event `{}` for customer {} at {}",
         h.signal, h.customer, h.time
@@ -368,12 +303,10 @@ fn human(h: &Header<'_>, x: &Explanation, conditions: &HashMap<String, Condition
             "-"
         };
         s.push_str(&format!("  {mark} {:width$}  {sentence}\n", c.rule));
-        if let (Verdict::WhereFalse | Verdict::Error, Some(cond)) =
-            (&c.verdict, conditions.get(&c.rule))
-        {
-            s.push_str(&format!("      where {}\n", cond.text));
-            let seen: Vec<String> = values(cond, x)
-                .into_iter()
+        if let Some((text, values)) = condition(&c.verdict) {
+            s.push_str(&format!("      where {text}\n"));
+            let seen: Vec<String> = values
+                .iter()
                 .map(|(k, v)| {
                     if v.is_null() {
                         format!("{k} is absent")

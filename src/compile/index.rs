@@ -36,6 +36,16 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// A rule, with nothing proven and no shortcut: what an explanation
+    /// visits, so that every gate of the rule is checked.
+    pub(crate) fn plain(rule: RuleId) -> Entry {
+        Entry {
+            rule,
+            proven: false,
+            fast: None,
+        }
+    }
+
     /// The rule.
     pub(crate) fn rule(self) -> RuleId {
         self.rule
@@ -57,6 +67,8 @@ impl Entry {
 pub(crate) struct Bucket {
     /// The journey, or `None` for the top-level rules.
     pub journey: Option<JourneyId>,
+    /// Every rule of the bucket, in decision order.
+    rules: Box<[RuleId]>,
     /// The event field whose value partitions the rules, if any.
     anchor: Option<FieldId>,
     /// Whether any rule names a stage, a place, an anchor value.
@@ -122,6 +134,7 @@ impl Bucket {
         ids: &[RuleId],
         fields: &[FieldDef],
     ) {
+        self.rules = ids.into();
         // Only fields whose values compare exactly can anchor (not floats:
         // `event.x == 1` holds for 1.0).
         let exact = |f: FieldId| {
@@ -220,6 +233,12 @@ impl Bucket {
                 self.direct[v as usize] = list;
             }
         }
+    }
+
+    /// Every rule of the bucket, in decision order, as [plain](Entry::plain)
+    /// entries: an explanation gives each a verdict.
+    pub(crate) fn every(&self, visit: impl FnMut(Entry)) {
+        self.rules.iter().map(|&r| Entry::plain(r)).for_each(visit);
     }
 
     /// The rules that can fire for an event in `stage` at `place` with

@@ -17,7 +17,7 @@ use crate::source::Source;
 use crate::types::{Base, Ty};
 use crate::value::{Arg, Value};
 
-pub(crate) use crate::check::resolved::{CExpr, Filter, GoalDef, TriggerDef};
+pub(crate) use crate::check::resolved::{CExpr, Filter, GoalDef, Read, TriggerDef, Written};
 pub(crate) use expr::{EvalError, Scope};
 
 /// A program that failed to compile, with its diagnostics and sources for
@@ -184,8 +184,17 @@ impl JourneyDef {
 
 impl Filter {
     pub(crate) fn passes(&self, at: Option<PlaceId>, via: Option<ChannelId>) -> bool {
-        (self.at.is_empty() || at.is_some_and(|p| self.at.contains(&p)))
-            && (self.via.is_empty() || via.is_some_and(|c| self.via.contains(&c)))
+        self.passes_at(at) && self.passes_via(via)
+    }
+
+    /// The `at` filter alone.
+    pub(crate) fn passes_at(&self, at: Option<PlaceId>) -> bool {
+        self.at.is_empty() || at.is_some_and(|p| self.at.contains(&p))
+    }
+
+    /// The `via` filter alone.
+    pub(crate) fn passes_via(&self, via: Option<ChannelId>) -> bool {
+        self.via.is_empty() || via.is_some_and(|c| self.via.contains(&c))
     }
 }
 
@@ -440,6 +449,9 @@ pub struct Program {
     pub(crate) by_declaration: Table<RuleOrder, RuleId>,
     /// Rules by qualified name (`journey/rule`), as state files name them.
     pub(crate) rule_ids: HashMap<Arc<str>, RuleId>,
+    /// Each rule's `where` as written and what it reads, for explanations
+    /// (apart from the rules, which deciding reads).
+    pub(crate) written: Table<RuleId, Option<Written>>,
     /// The profile of a customer no event has set anything for.
     pub(crate) default_profile: Vec<Option<Value>>,
     /// Words of move decisions, shared rather than allocated per decision.
@@ -604,6 +616,10 @@ impl Compiler {
         for (id, rule) in rules.iter_ids() {
             by_declaration[rule.declared] = id;
         }
+        let written = order
+            .iter()
+            .map(|&d| r.rules[d.index()].written.clone())
+            .collect();
         let rule_ids = rules
             .iter_ids()
             .map(|(id, r)| (Arc::clone(&r.qualified), id))
@@ -623,6 +639,7 @@ impl Compiler {
             rules,
             index,
             by_declaration,
+            written,
             rule_ids,
             words,
             fixed_args: self.fixed_args,

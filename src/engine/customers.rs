@@ -309,29 +309,8 @@ impl Customers {
             if self.view_of(&fresh).is_empty() {
                 return;
             }
-            let at = match self.free.pop() {
-                Some(s) => s,
-                None => {
-                    if self.used as usize == self.pages.len() * PAGE {
-                        self.pages.push(vec![FREE; PAGE].into_boxed_slice());
-                    }
-                    self.used += 1;
-                    self.used - 1
-                }
-            };
+            let at = self.store(fresh);
             debug_assert_eq!(at, slot, "a new customer's slot changed");
-            *slot_mut(&mut self.pages, at) = fresh;
-            let Customers {
-                index,
-                pages,
-                hasher,
-                ..
-            } = self;
-            let id = slot_ref(pages, at).id.as_deref().unwrap_or("");
-            let hash = hasher.hash_one(id);
-            index.insert_unique(hash, at, |&s| {
-                hasher.hash_one(slot_ref(pages, s).id.as_deref().unwrap_or(""))
-            });
             return;
         }
         tidy(slot_mut(&mut self.pages, slot));
@@ -359,6 +338,57 @@ impl Customers {
             entry.remove();
         }
         self.release(slot);
+    }
+
+    /// Stores a record in a slot of its own (the last freed, or a new
+    /// one), found by its id; returns the slot.
+    fn store(&mut self, record: Slot) -> u32 {
+        let at = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                if self.used as usize == self.pages.len() * PAGE {
+                    self.pages.push(vec![FREE; PAGE].into_boxed_slice());
+                }
+                self.used += 1;
+                self.used - 1
+            }
+        };
+        *slot_mut(&mut self.pages, at) = record;
+        let Customers {
+            index,
+            pages,
+            hasher,
+            ..
+        } = self;
+        let id = slot_ref(pages, at).id.as_deref().unwrap_or("");
+        let hash = hasher.hash_one(id);
+        index.insert_unique(hash, at, |&s| {
+            hasher.hash_one(slot_ref(pages, s).id.as_deref().unwrap_or(""))
+        });
+        at
+    }
+
+    /// Copies the customer in `slot` of `from` (its record, and its timers
+    /// and cap windows from the pools) into this set, which must not hold
+    /// it yet; returns its slot here (`None` for a free slot of `from`).
+    pub(crate) fn copy_from(&mut self, from: &Customers, slot: u32) -> Option<u32> {
+        from.id(slot)?;
+        let source = slot_ref(&from.pages, slot);
+        let mut record = Slot {
+            timers: None,
+            caps: None,
+            ..source.clone()
+        };
+        // Pushing puts an item first: push in reverse to keep the order.
+        let timers: Vec<Timer> = from.timers.iter(source.timers).cloned().collect();
+        for timer in timers.into_iter().rev() {
+            self.timers.push(&mut record.timers, timer);
+        }
+        let caps: Vec<Cap> = from.caps.iter(source.caps).cloned().collect();
+        for cap in caps.into_iter().rev() {
+            self.caps.push(&mut record.caps, cap);
+        }
+        Some(self.store(record))
     }
 
     fn view_of<'a>(&'a self, slot: &'a Slot) -> View<'a> {

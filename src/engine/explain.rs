@@ -1,19 +1,89 @@
 //! Why each rule did or did not fire for one event (`jrule explain`).
 //!
-//! The event runs through a copy of the engine, so what fired, was capped,
-//! suppressed or excluded is what the engine did, read from its counters;
-//! the rules that did not fire are then checked gate by gate, in the order
-//! the engine checks them, against the state the event found.
+//! An explanation is a process that records what it saw and changes
+//! nothing: the event runs through the engine's own evaluation
+//! ([`Engine::process`]'s code path) with an [`Observer`] that records each
+//! rule's verdict, in an engine holding copies of only the customers the
+//! event involves (its own, and those with timers due before it).
 
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
 use serde_json::Value as Json;
 
+use super::customers::View;
 use super::event::value_to_json;
 use super::{Decision, Engine, Event, EventError};
-use crate::compile::{Scope, Step, TriggerDef};
-use crate::ids::JourneyId;
+use crate::compile::{FieldDef, Filter, Program, Read, Scope};
+use crate::ids::{ChannelId, FieldId, PlaceId, RuleId, SignalId, StageId};
+use crate::types::{Base, Ty};
+
+/// What evaluating an event's rules reports as it goes. `()` records
+/// nothing and compiles away ([`Engine::process`]); a `Record` keeps a
+/// verdict per rule ([`Engine::explain`]).
+pub(crate) trait Observer {
+    /// Visit every rule of the event's signal, with nothing proven by the
+    /// index, rather than only the index's candidates. The decisions are
+    /// the same: a rule the index leaves out stops at a gate.
+    const EVERY_RULE: bool = false;
+
+    /// The customer's state as the event's rules see it (profile merged).
+    fn found(&mut self, _customer: View<'_>) {}
+
+    /// A rule stopped at a gate.
+    fn stopped(&mut self, _rule: RuleId, _gate: Gate<'_>) {}
+
+    /// A rule fired (its outputs may still be dropped: [`Dropped`]).
+    fn fired(&mut self, _rule: RuleId) {}
+
+    /// An output of a fired rule was dropped.
+    fn dropped(&mut self, _rule: RuleId, _why: Dropped) {}
+}
+
+impl Observer for () {}
+
+/// Where a rule stopped, in the order the gates are checked.
+pub(crate) enum Gate<'a> {
+    /// The `at` of this filter.
+    Place(&'a Filter),
+    /// The `via` of this filter.
+    Channel(&'a Filter),
+    /// No `S2` (this filter) within `D` (milliseconds) before the event.
+    NoEarlier(i64, &'a Filter),
+    /// The customer's stage in the rule's journey.
+    Stage(Option<StageId>),
+    /// The `where` was false, read in this scope.
+    WhereFalse(&'a Scope<'a>),
+    /// The `where` could not be evaluated in this scope.
+    WhereError(&'a Scope<'a>),
+    Capped,
+    /// An action's argument could not be computed.
+    StepError,
+}
+
+/// Why an output of a fired rule was dropped.
+pub(crate) enum Dropped {
+    /// A call, by its action's `requires`.
+    Requires,
+    /// A call, by `exclusive` for a higher-priority rule.
+    Exclusive,
+    /// A move: no such edge from the stage, or another rule moved first.
+    Move,
+}
 
 /// What happened to one rule triggered by the event's signal.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized as an object whose `reason` names the variant (`fired`,
+/// `place`, `channel`, `no_earlier`, `stage`, `where_false`, `error`,
+/// `capped`) beside the variant's fields; durations are in milliseconds,
+/// `values` is an object from each path the `where` reads to the value it
+/// read (`null`: absent):
+///
+/// ```json
+/// {"reason":"where_false","condition":"event.nights >= 3","values":{"event.nights":2}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Verdict {
     /// It fired and made `decisions`; `suppressed` and `excluded` count
@@ -31,6 +101,7 @@ pub enum Verdict {
         move_dropped: bool,
     },
     /// The event's place is not one of the rule's `at`.
+    #[serde(rename = "place")]
     WrongPlace {
         /// The event's place.
         got: Option<String>,
@@ -38,6 +109,7 @@ pub enum Verdict {
         wanted: Vec<String>,
     },
     /// The event's channel is not one of the rule's `via`.
+    #[serde(rename = "channel")]
     WrongChannel {
         /// The event's channel.
         got: Option<String>,
@@ -52,6 +124,7 @@ pub enum Verdict {
         within: i64,
     },
     /// The customer's stage is not one of the rule's `in` clause.
+    #[serde(rename = "stage")]
     WrongStage {
         /// The customer's stage (`None`: not in the journey).
         stage: Option<String>,
@@ -59,9 +132,24 @@ pub enum Verdict {
         wanted: Vec<String>,
     },
     /// The `where` is false.
-    WhereFalse,
-    /// The `where` could not be evaluated (division by zero, overflow).
-    Error,
+    WhereFalse {
+        /// The `where` as written (runs of spaces made one).
+        condition: String,
+        /// Each `event.F` and `customer.F` it reads, in order of first
+        /// appearance, with the value it read (`Null`: absent).
+        #[serde(serialize_with = "as_object")]
+        values: Vec<(String, Json)>,
+    },
+    /// The rule could not be evaluated (division by zero, overflow).
+    Error {
+        /// The `where` as written, when it is what failed; `None` when an
+        /// action's argument failed.
+        condition: Option<String>,
+        /// What the failed `where` reads, as for
+        /// [`WhereFalse`](Verdict::WhereFalse) (empty when an argument failed).
+        #[serde(serialize_with = "as_object")]
+        values: Vec<(String, Json)>,
+    },
     /// `limit N per D` was reached.
     Capped {
         /// `N`.
@@ -71,17 +159,31 @@ pub enum Verdict {
     },
 }
 
-/// One rule and its verdict.
-#[derive(Debug, Clone, PartialEq)]
+/// One rule and its verdict. Serialized as `{"rule": …}` beside the
+/// verdict's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Considered {
     /// `journey/rule`, or `rule` at top level.
     pub rule: String,
     /// What happened.
+    #[serde(flatten)]
     pub verdict: Verdict,
 }
 
 /// Everything `jrule explain` shows for one event.
-#[derive(Debug, Clone)]
+///
+/// Serialized as one object: `timers` and `decisions` are arrays of
+/// decisions as [`Decision`] serializes them, `rules` an array of
+/// [`Considered`], and `stages` (journey to stage or `null`), `event`
+/// (field to value) and `profile` (field to value or `null`) are objects
+/// in declaration order:
+///
+/// ```json
+/// {"timers":[],"decisions":[],
+///  "rules":[{"rule":"stay/long","reason":"where_false","condition":"event.nights >= 3","values":{"event.nights":2}}],
+///  "stages":{"stay":"booked"},"event":{"nights":2},"profile":{"tier":"gold"}}
+/// ```
+#[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
     /// Decisions of timers that fell due before the event.
     pub timers: Vec<Decision>,
@@ -90,144 +192,59 @@ pub struct Explanation {
     /// Every rule the event's signal triggers, in decision order.
     pub rules: Vec<Considered>,
     /// The customer's stage in each journey, as the event found it.
+    #[serde(serialize_with = "as_object")]
     pub stages: Vec<(String, Option<String>)>,
     /// The event's fields (absent ones left out).
+    #[serde(serialize_with = "as_object")]
     pub event: Vec<(String, Json)>,
     /// The customer's profile with the event's `profile` merged.
+    #[serde(serialize_with = "as_object")]
     pub profile: Vec<(String, Json)>,
 }
 
+/// Pairs as one object, in their order.
+fn as_object<S: Serializer, V: Serialize>(pairs: &[(String, V)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
 impl Engine {
-    /// Runs one event through a copy of this engine and explains, for
-    /// every rule its signal triggers, whether it fired and if not, why.
-    /// The engine itself is not changed.
+    /// Explains one event: runs it through the engine's own evaluation,
+    /// recording for every rule its signal triggers whether it fired and
+    /// if not, why, without changing this engine. Its cost is that of
+    /// processing the event plus copying the customers it involves (its
+    /// own, and those with timers due before it), whatever the number of
+    /// customers. The decisions and timer decisions are exactly what
+    /// [`process`](Engine::process) would give.
     pub fn explain(&self, event: &Event) -> Result<Explanation, EventError> {
-        let mut run = self.clone();
-        let timers = run.advance_to(event.time)?;
-        let before = run.metrics();
-        // The state the event finds, profile merged.
-        let p = &*self.program;
-        let names = &p.names;
-        let view = run
-            .customers
-            .find(&event.customer)
-            .map(|slot| run.customers.view(slot));
-        let mut profile: Vec<_> = view
-            .and_then(|v| v.profile())
-            .map_or_else(|| p.default_profile.clone(), |x| x.to_vec());
-        for (i, v) in &event.profile {
-            profile[i.index()] = v.clone();
-        }
-        let stage_of = |j: JourneyId| view.and_then(|v| v.stage(j));
-        let stages = p
-            .journeys
-            .iter_ids()
-            .map(|(j, def)| {
-                let stage = stage_of(j).map(|s| def.stages[s].to_string());
-                (def.name.to_string(), stage)
-            })
-            .collect();
-        let scope = Scope {
-            data: &event.data,
+        let mut run = self.involving(&event.customer, self.accept(event)?);
+        let mut record = Record {
+            program: &self.program,
+            signal: event.signal,
             at: event.at,
             via: event.via,
-            time: event.time,
-            event_time: event.time,
-            profile: &profile,
+            rules: Vec::new(),
+            stages: Vec::new(),
+            profile: Vec::new(),
         };
-        let mut rules = Vec::new();
-        for (id, rule) in p.rules.iter_ids() {
-            let TriggerDef::Signal {
-                event: filter,
-                after,
-            } = &rule.trigger
-            else {
-                continue;
-            };
-            if filter.signal != event.signal {
-                continue;
-            }
-            let named = |i: usize, all: &[std::sync::Arc<str>]| all[i].to_string();
-            let verdict = if !filter.at.is_empty()
-                && !event.at.is_some_and(|a| filter.at.contains(&a))
-            {
-                Verdict::WrongPlace {
-                    got: event.at.map(|p| named(p.index(), &names.places)),
-                    wanted: filter
-                        .at
-                        .iter()
-                        .map(|p| named(p.index(), &names.places))
-                        .collect(),
+        let mut out = Vec::new();
+        run.process_seen(event, &mut out, &mut record)?;
+        let (timers, decisions): (Vec<_>, Vec<_>) =
+            out.into_iter().partition(|d| d.timer.is_some());
+        let p = &*self.program;
+        let rules = record
+            .rules
+            .into_iter()
+            .map(|(id, mut verdict)| {
+                if let Verdict::Fired { decisions: n, .. } = &mut verdict {
+                    *n = decisions.iter().filter(|d| d.rule == id).count() as u64;
                 }
-            } else if !filter.via.is_empty() && !event.via.is_some_and(|c| filter.via.contains(&c))
-            {
-                Verdict::WrongChannel {
-                    got: event.via.map(|c| named(c.index(), &names.channels)),
-                    wanted: filter
-                        .via
-                        .iter()
-                        .map(|c| named(c.index(), &names.channels))
-                        .collect(),
+                Considered {
+                    rule: p.rules[id].qualified.to_string(),
+                    verdict,
                 }
-            } else if let Some((within, earlier)) = after.as_ref().filter(|(within, _)| {
-                view.and_then(|v| v.remembered(id))
-                    .is_none_or(|when| event.time.saturating_sub(when) > *within)
-            }) {
-                Verdict::NoEarlier {
-                    signal: names.signals[earlier.signal].name.to_string(),
-                    within: *within,
-                }
-            } else if !rule.in_stage(rule.journey.and_then(stage_of)) {
-                let def = rule.journey.map(|j| &p.journeys[j]);
-                Verdict::WrongStage {
-                    stage: def
-                        .zip(rule.journey.and_then(stage_of))
-                        .map(|(d, s)| d.stages[s].to_string()),
-                    wanted: def
-                        .zip(rule.stages.as_ref())
-                        .map(|(d, list)| list.iter().map(|&s| d.stages[s].to_string()).collect())
-                        .unwrap_or_default(),
-                }
-            } else {
-                Verdict::WhereFalse
-            };
-            rules.push(Considered {
-                rule: rule.qualified.to_string(),
-                verdict,
-            });
-        }
-        let decisions = run.process(event)?;
-        let after = run.metrics();
-        for c in &mut rules {
-            let Some(&id) = p.rule_ids.get(c.rule.as_str()) else {
-                continue;
-            };
-            let rule = &p.rules[id];
-            let (a, b) = (&before.rules[id.index()], &after.rules[id.index()]);
-            if b.fired > a.fired {
-                let moves = rule.steps.iter().any(|s| matches!(s, Step::Move { .. }));
-                let moved = decisions.iter().any(|d| d.rule == id && d.action.is_none());
-                c.verdict = Verdict::Fired {
-                    decisions: b.decisions - a.decisions,
-                    suppressed: b.suppressed - a.suppressed,
-                    excluded: b.excluded - a.excluded,
-                    move_dropped: moves && !moved,
-                };
-            } else if b.capped > a.capped {
-                let (count, per) = rule.limit.unwrap_or_default();
-                c.verdict = Verdict::Capped { count, per };
-            } else if b.errors > a.errors {
-                c.verdict = Verdict::Error;
-            } else if c.verdict == Verdict::WhereFalse {
-                // Every gate before the `where` passed and the rule did not
-                // fire: its `where` was false (or could not be evaluated).
-                if let Some(condition) = &rule.condition {
-                    if condition.holds(&scope).is_err() {
-                        c.verdict = Verdict::Error;
-                    }
-                }
-            }
-        }
+            })
+            .collect();
+        let names = &p.names;
         let event_fields = names.signals[event.signal]
             .fields
             .iter()
@@ -237,25 +254,217 @@ impl Engine {
                     .map(|v| (f.name.to_string(), value_to_json(f.ty, v, names)))
             })
             .collect();
-        let profile = names
-            .customer
-            .iter()
-            .zip(&profile)
-            .map(|(f, v)| {
-                (
-                    f.name.to_string(),
-                    v.as_ref()
-                        .map_or(Json::Null, |v| value_to_json(f.ty, v, names)),
-                )
-            })
-            .collect();
         Ok(Explanation {
             timers,
             decisions,
             rules,
-            stages,
+            stages: record.stages,
             event: event_fields,
-            profile,
+            profile: record.profile,
         })
+    }
+
+    /// A scratch engine holding copies of only the customers an event of
+    /// `customer` processed at `until` involves: that customer, and those
+    /// with timers due by then (which fire first). Same clock and lateness.
+    fn involving(&self, customer: &str, until: i64) -> Engine {
+        let mut run = Engine::new(Arc::clone(&self.program));
+        run.clock = self.clock;
+        run.lateness = self.lateness;
+        let mut slots: Vec<u32> = self
+            .timers
+            .iter()
+            .take_while(|k| k.0 <= until)
+            .map(|k| k.1)
+            .chain(self.customers.find(customer))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let Engine {
+            program,
+            customers,
+            timers,
+            ..
+        } = &mut run;
+        for slot in slots {
+            if let Some(copy) = customers.copy_from(&self.customers, slot) {
+                for timer in customers.view(copy).timers() {
+                    timers.insert((timer.deadline, copy, program.rules[timer.rule].declared));
+                }
+            }
+        }
+        run
+    }
+}
+
+/// The observer of an explanation: a verdict per rule, in the order the
+/// rules were considered (decision order), and the state they saw.
+struct Record<'p> {
+    program: &'p Program,
+    signal: SignalId,
+    at: Option<PlaceId>,
+    via: Option<ChannelId>,
+    rules: Vec<(RuleId, Verdict)>,
+    stages: Vec<(String, Option<String>)>,
+    profile: Vec<(String, Json)>,
+}
+
+impl Record<'_> {
+    /// The `where` of a rule as written, and the values it reads in `scope`.
+    fn condition(&self, rule: RuleId, scope: &Scope<'_>) -> (String, Vec<(String, Json)>) {
+        let Some(written) = &self.program.written[rule] else {
+            return (String::new(), Vec::new());
+        };
+        let values = written
+            .reads
+            .iter()
+            .map(|&read| self.value(read, scope))
+            .collect();
+        (written.text.to_string(), values)
+    }
+
+    /// A path as written (`event.room`), and what it reads in `scope`, as
+    /// JSON (`Null`: absent).
+    fn value(&self, read: Read, scope: &Scope<'_>) -> (String, Json) {
+        let names = &self.program.names;
+        let field = |fields: &[FieldDef], f: FieldId| {
+            fields
+                .get(f.index())
+                .map_or(("?".to_string(), Ty::UNKNOWN), |d| {
+                    (d.name.to_string(), d.ty)
+                })
+        };
+        let (name, ty) = match read {
+            Read::Event(f) => {
+                let (name, ty) = field(&names.signals[self.signal].fields, f);
+                (format!("event.{name}"), ty)
+            }
+            Read::Customer(f) => {
+                let (name, ty) = field(&names.customer, f);
+                (format!("customer.{name}"), ty)
+            }
+            Read::EventAt => ("event.at".to_string(), Ty::scalar(Base::Place)),
+            Read::EventVia => ("event.via".to_string(), Ty::scalar(Base::Channel)),
+            Read::EventTime => ("event.time".to_string(), Ty::INT),
+        };
+        let expr = read.expr();
+        let value = match expr.eval(scope).and_then(|v| v.to_value(scope)) {
+            Ok(Some(v)) => value_to_json(ty, &v, names),
+            _ => Json::Null,
+        };
+        (name, value)
+    }
+}
+
+impl Observer for Record<'_> {
+    const EVERY_RULE: bool = true;
+
+    fn found(&mut self, customer: View<'_>) {
+        let p = self.program;
+        self.stages = p
+            .journeys
+            .iter_ids()
+            .map(|(j, def)| {
+                let stage = customer.stage(j).map(|s| def.stages[s].to_string());
+                (def.name.to_string(), stage)
+            })
+            .collect();
+        let profile = customer.profile().unwrap_or(&p.default_profile);
+        self.profile = p
+            .names
+            .customer
+            .iter()
+            .zip(profile)
+            .map(|(f, v)| {
+                let value = v
+                    .as_ref()
+                    .map_or(Json::Null, |v| value_to_json(f.ty, v, &p.names));
+                (f.name.to_string(), value)
+            })
+            .collect();
+    }
+
+    fn stopped(&mut self, rule: RuleId, gate: Gate<'_>) {
+        let p = self.program;
+        let names = &p.names;
+        let def = &p.rules[rule];
+        let place = |at: PlaceId| names.places[at.index()].to_string();
+        let channel = |via: ChannelId| names.channels[via.index()].to_string();
+        let verdict = match gate {
+            Gate::Place(filter) => Verdict::WrongPlace {
+                got: self.at.map(place),
+                wanted: filter.at.iter().copied().map(place).collect(),
+            },
+            Gate::Channel(filter) => Verdict::WrongChannel {
+                got: self.via.map(channel),
+                wanted: filter.via.iter().copied().map(channel).collect(),
+            },
+            Gate::NoEarlier(within, earlier) => Verdict::NoEarlier {
+                signal: names.signals[earlier.signal].name.to_string(),
+                within,
+            },
+            Gate::Stage(stage) => {
+                let journey = def.journey.map(|j| &p.journeys[j]);
+                Verdict::WrongStage {
+                    stage: journey.zip(stage).map(|(j, s)| j.stages[s].to_string()),
+                    wanted: journey
+                        .zip(def.stages.as_ref())
+                        .map(|(j, list)| list.iter().map(|&s| j.stages[s].to_string()).collect())
+                        .unwrap_or_default(),
+                }
+            }
+            Gate::WhereFalse(scope) => {
+                let (condition, values) = self.condition(rule, scope);
+                Verdict::WhereFalse { condition, values }
+            }
+            Gate::WhereError(scope) => {
+                let (condition, values) = self.condition(rule, scope);
+                Verdict::Error {
+                    condition: Some(condition),
+                    values,
+                }
+            }
+            Gate::Capped => {
+                let (count, per) = def.limit.unwrap_or_default();
+                Verdict::Capped { count, per }
+            }
+            Gate::StepError => Verdict::Error {
+                condition: None,
+                values: Vec::new(),
+            },
+        };
+        self.rules.push((rule, verdict));
+    }
+
+    fn fired(&mut self, rule: RuleId) {
+        self.rules.push((
+            rule,
+            Verdict::Fired {
+                decisions: 0,
+                suppressed: 0,
+                excluded: 0,
+                move_dropped: false,
+            },
+        ));
+    }
+
+    fn dropped(&mut self, rule: RuleId, why: Dropped) {
+        let Some((
+            _,
+            Verdict::Fired {
+                suppressed,
+                excluded,
+                move_dropped,
+                ..
+            },
+        )) = self.rules.iter_mut().rev().find(|(r, _)| *r == rule)
+        else {
+            return;
+        };
+        match why {
+            Dropped::Requires => *suppressed += 1,
+            Dropped::Exclusive => *excluded += 1,
+            Dropped::Move => *move_dropped = true,
+        }
     }
 }

@@ -21,6 +21,7 @@ pub use decision::{Arg, Cause, Decision, WithCause};
 pub(crate) use event::split_position;
 pub use event::{Event, EventBuilder, EventError};
 pub use explain::{Considered, Explanation, Verdict};
+use explain::{Dropped, Gate, Observer};
 pub use metrics::{GoalCounts, Metrics, RuleCounts};
 pub use state::{shard_of, Carry, CustomerState, ProgramItem, State, StateError};
 
@@ -202,10 +203,19 @@ impl Engine {
         event: &Event,
         out: &mut Vec<Decision>,
     ) -> Result<(), EventError> {
-        if event.layout != self.program.names.layout {
-            return Err(EventError::OtherProgram);
-        }
-        let t = self.admit(event.time)?;
+        self.process_seen(event, out, &mut ())
+    }
+
+    /// Processes one event, reporting to `seen` what the rules' evaluation
+    /// saw: the one evaluation behind both [`process`](Engine::process)
+    /// (which sees nothing: `()`) and [`explain`](Engine::explain).
+    fn process_seen<O: Observer>(
+        &mut self,
+        event: &Event,
+        out: &mut Vec<Decision>,
+        seen: &mut O,
+    ) -> Result<(), EventError> {
+        let t = self.accept(event)?;
         self.fire_due(t, out);
         self.clock = Some(t);
         let Engine {
@@ -232,6 +242,7 @@ impl Engine {
             }
         }
         cust.prune(program, t);
+        seen.found(cust.view());
         let index = &program.index[event.signal];
         // Goals, against the stages as the event found them.
         for &(j, g) in &index.goals {
@@ -268,14 +279,17 @@ impl Engine {
                     scope: &scope,
                     stage: bucket.journey.and_then(|j| view.stage(j)),
                 };
-                bucket.visit(firing.stage, event.at, &event.data, |entry| {
-                    firing.consider(entry, metrics, &mut scratch.outs);
-                });
+                let consider = |entry| firing.consider(entry, metrics, &mut scratch.outs, seen);
+                if O::EVERY_RULE {
+                    bucket.every(consider);
+                } else {
+                    bucket.visit(firing.stage, event.at, &event.data, consider);
+                }
             }
         }
         let who = (slot, &event.customer);
         resolve(
-            program, &mut cust, who, t, None, scratch, metrics, hot, timers, out,
+            program, &mut cust, who, t, None, scratch, metrics, hot, timers, out, seen,
         );
         // Waits and memories that this event starts or ends.
         for &rule in &index.cancels_wait {
@@ -326,6 +340,15 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The time an event is processed at, if this engine accepts it: one
+    /// read for its program, at an admitted time.
+    fn accept(&self, event: &Event) -> Result<i64, EventError> {
+        if event.layout != self.program.names.layout {
+            return Err(EventError::OtherProgram);
+        }
+        self.admit(event.time)
     }
 
     /// The time an event at `time` is processed at: its own, or the clock
@@ -437,7 +460,7 @@ impl Engine {
                     scope: &scope,
                     stage,
                 };
-                firing.fire(rule_id, false, metrics, &mut scratch.outs);
+                firing.fire(rule_id, false, metrics, &mut scratch.outs, &mut ());
             }
         }
         resolve(
@@ -451,6 +474,7 @@ impl Engine {
             hot,
             timers,
             out,
+            &mut (),
         );
         customers.settle(slot, false);
         if let Some(changed) = &mut self.changed {
@@ -470,7 +494,13 @@ struct Firing<'a> {
 
 impl Firing<'_> {
     /// Checks an event-triggered rule's filters, then fires it if it holds.
-    fn consider(&self, entry: Entry, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+    fn consider<O: Observer>(
+        &self,
+        entry: Entry,
+        metrics: &mut Metrics,
+        outs: &mut Vec<Out>,
+        seen: &mut O,
+    ) {
         let rule_id = entry.rule();
         if let Some((action, args)) = entry.fast() {
             // One constant call, nothing to check: the index entry is enough.
@@ -484,6 +514,7 @@ impl Firing<'_> {
                 args: Args::Fixed(args),
                 arm: None,
             });
+            seen.fired(rule_id);
             return;
         }
         let proven = entry.proven();
@@ -491,31 +522,41 @@ impl Firing<'_> {
         let TriggerDef::Signal { event, after } = &rule.trigger else {
             return;
         };
-        if !event.passes(self.scope.at, self.scope.via) {
-            return;
+        if !event.passes_at(self.scope.at) {
+            return seen.stopped(rule_id, Gate::Place(event));
         }
-        if let Some((within, _)) = after {
+        if !event.passes_via(self.scope.via) {
+            return seen.stopped(rule_id, Gate::Channel(event));
+        }
+        if let Some((within, earlier)) = after {
             let remembered = self.cust.remembered(rule_id);
             if remembered.is_none_or(|when| self.scope.time.saturating_sub(when) > *within) {
-                return;
+                return seen.stopped(rule_id, Gate::NoEarlier(*within, earlier));
             }
         }
-        self.fire(rule_id, proven, metrics, outs);
+        self.fire(rule_id, proven, metrics, outs, seen);
     }
 
     /// Evaluates a rule whose trigger matched: stage, condition, cap, actions.
-    fn fire(&self, rule_id: RuleId, proven: bool, metrics: &mut Metrics, outs: &mut Vec<Out>) {
+    fn fire<O: Observer>(
+        &self,
+        rule_id: RuleId,
+        proven: bool,
+        metrics: &mut Metrics,
+        outs: &mut Vec<Out>,
+        seen: &mut O,
+    ) {
         let rule = &self.program.rules[rule_id];
         if !rule.in_stage(self.stage) {
-            return;
+            return seen.stopped(rule_id, Gate::Stage(self.stage));
         }
         if let (Some(condition), false) = (&rule.condition, proven) {
             match condition.holds(self.scope) {
                 Ok(true) => {}
-                Ok(false) => return,
+                Ok(false) => return seen.stopped(rule_id, Gate::WhereFalse(self.scope)),
                 Err(_) => {
                     metrics.rules[rule_id.index()].errors += 1;
-                    return;
+                    return seen.stopped(rule_id, Gate::WhereError(self.scope));
                 }
             }
         }
@@ -523,7 +564,7 @@ impl Firing<'_> {
             let since = self.scope.time.saturating_sub(per);
             if self.cust.cap_count(rule_id, since) >= count {
                 metrics.rules[rule_id.index()].capped += 1;
-                return;
+                return seen.stopped(rule_id, Gate::Capped);
             }
         }
         let mark = outs.len();
@@ -545,6 +586,9 @@ impl Firing<'_> {
         {
             outs.truncate(mark);
             metrics.rules[rule_id.index()].errors += 1;
+            seen.stopped(rule_id, Gate::StepError);
+        } else {
+            seen.fired(rule_id);
         }
     }
 }
@@ -643,7 +687,7 @@ pub(crate) fn bucket(customer: &str, journey: &str, rule: &str) -> u32 {
 /// Applies `requires`, `exclusive` and one move per journey; emits the
 /// decisions; records firings; applies the moves.
 #[allow(clippy::too_many_arguments)]
-fn resolve(
+fn resolve<O: Observer>(
     program: &Arc<Program>,
     cust: &mut Customer<'_>,
     (slot, customer): (u32, &Arc<str>),
@@ -654,6 +698,7 @@ fn resolve(
     hot: &mut Table<RuleId, [u64; 2]>,
     timers: &mut BTreeSet<TimerKey>,
     out: &mut Vec<Decision>,
+    seen: &mut O,
 ) {
     let Scratch { outs, moved, .. } = scratch;
     if outs.is_empty() {
@@ -672,21 +717,26 @@ fn resolve(
                 if let Some(requires) = &def.requires {
                     if !requires.holds(&consent).unwrap_or(false) {
                         metrics.rules[rule.index()].suppressed += 1;
+                        seen.dropped(*rule, Dropped::Requires);
                         *o = Out::Dropped;
                     }
                 }
             }
         }
         if exclusive {
-            exclude(program, outs, metrics);
+            exclude(program, outs, metrics, seen);
         }
     }
     // One move per journey: the first allowed one in decision order.
     moved.clear();
     for o in outs.iter_mut() {
-        if let Out::Move { journey, to, .. } = *o {
+        if let Out::Move {
+            rule, journey, to, ..
+        } = *o
+        {
             let from = cust.view().stage(journey);
             if moved.iter().any(|m| m.0 == journey) || !program.journeys[journey].allows(from, to) {
+                seen.dropped(rule, Dropped::Move);
                 *o = Out::Dropped;
             } else {
                 moved.push((journey, from, to));
@@ -788,7 +838,7 @@ fn resolve(
 
 /// `exclusive`: of the calls of one exclusive action, only the one from the
 /// rule that comes first (priority, then declaration) survives.
-fn exclude(program: &Program, outs: &mut [Out], metrics: &mut Metrics) {
+fn exclude<O: Observer>(program: &Program, outs: &mut [Out], metrics: &mut Metrics, seen: &mut O) {
     let key = |rule: RuleId| program.info[rule].rank;
     for (a, action) in program.actions.iter_ids() {
         if !action.exclusive {
@@ -807,6 +857,7 @@ fn exclude(program: &Program, outs: &mut [Out], metrics: &mut Metrics) {
                 if let Out::Call { rule, action, .. } = o {
                     if *action == a && i != keep {
                         metrics.rules[rule.index()].excluded += 1;
+                        seen.dropped(*rule, Dropped::Exclusive);
                         *o = Out::Dropped;
                     }
                 }
