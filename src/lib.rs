@@ -39,6 +39,7 @@ pub mod types;
 
 mod compile;
 mod engine;
+mod runtime;
 mod value;
 
 pub use check::{check, Checked, Resolved};
@@ -49,6 +50,7 @@ pub use engine::{
     Explanation, GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError, Verdict,
     WithCause,
 };
+pub use runtime::{LineOptions, ReloadError, ReloadPlan, Runtime};
 pub use source::{Source, SourceError, Span};
 pub use value::{Arg, Value};
 

@@ -1,0 +1,734 @@
+//! The host runtime: N engines on N worker threads that together give the
+//! decisions of one engine.
+//!
+//! Customers are shared out by [`shard_of`] (the hash [`State::split`]
+//! uses). For every event, *every* engine advances its clock to the event's
+//! time, so a timer fires at the same point of the stream as in one engine,
+//! and the engine that owns the customer processes the event. The decisions
+//! of an event are the timer decisions of all engines merged by time, then
+//! customer id (a customer's decisions all come from one engine, already in
+//! order), then the event's own: exactly what one engine returns.
+//!
+//! Each worker thread owns its engine and runs *jobs* against it, in the
+//! order they were sent; every call of the runtime sends its jobs and waits
+//! for their answers (see [`Runtime`] for the bound on a worker's queue).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::StateError;
+use crate::{shard_of, Carry, Decision, Engine, Event, EventError, Metrics, Program, State};
+
+/// How many jobs wait in a worker's queue at most. Every call of the
+/// runtime sends at most one job to each worker and waits for the answers,
+/// so the queue is never fuller than the number of threads calling at
+/// once; a sender finding it full blocks until the worker takes a job.
+const QUEUE: usize = 4;
+
+/// A job: runs on a worker's thread against its engine. The worker loop
+/// knows nothing of what jobs do: a new kind of work is a new closure.
+type Job = Box<dyn FnOnce(&mut Engine) + Send>;
+
+/// Numbers runtimes, so that a [`ReloadPlan`] is applied only to the
+/// runtime, and the state, it was prepared from.
+static RUNTIMES: AtomicU64 = AtomicU64::new(0);
+
+/// N engines on N persistent worker threads, sharded by customer, with
+/// the decisions (and their order) of one engine.
+///
+/// ```
+/// use std::sync::Arc;
+/// use jrule::{Cause, Event, Program, Runtime, Source};
+///
+/// let text = "signal hello\naction greet(name: text)\nwhen hello then greet(\"world\")";
+/// let program = Arc::new(Program::compile(&[Source::new("hello.jr", text)])?.program);
+/// let mut runtime = Runtime::new(Arc::clone(&program), 2);
+/// let line = r#"{"customer":"c1","signal":"hello","time":"2026-03-01T09:00:00Z"}"#;
+/// let event = Event::from_json(runtime.program(), line)?;
+/// let decisions = runtime.process(&event)?;
+/// assert_eq!(decisions[0].action(), "greet");
+/// assert_eq!(decisions[0].cause(), Cause::Event);
+/// assert_eq!(runtime.customer_count(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// **Backpressure.** Every call sends one job to each worker (through a
+/// bounded queue of a few jobs) and returns when all have answered, so a
+/// producer can never run ahead of the workers: a fast producer is slowed
+/// to their pace, and the memory in flight is one call's events. Calls
+/// that change the engines take `&mut self`; a host serving several
+/// threads keeps the runtime behind a `Mutex`. Batches
+/// ([`process_batch`](Runtime::process_batch),
+/// [`process_lines`](Runtime::process_lines)) pay the threads' round trip
+/// once for many events; [`process`](Runtime::process) pays it per event.
+///
+/// **Live clocks.** The clock moves with the events' times. To fire timers
+/// when no events come, a host calls
+/// [`advance_to_now`](Runtime::advance_to_now) every interval (a ticker),
+/// or [`advance_to`](Runtime::advance_to) with a time of its own:
+///
+/// ```no_run
+/// # use std::sync::{Arc, Mutex};
+/// # fn route(_: Vec<jrule::Decision>) {}
+/// # fn ticker(runtime: Arc<Mutex<jrule::Runtime>>) {
+/// loop {
+///     std::thread::sleep(std::time::Duration::from_secs(1));
+///     let Ok(mut runtime) = runtime.lock() else { break };
+///     match runtime.advance_to_now() {
+///         Ok(timers) => route(timers), // all Cause::Timer: nobody asked for them
+///         Err(e) => tracing::warn!("ticker: {e}"),
+///     }
+/// }
+/// # }
+/// ```
+///
+/// Once the ticker has moved the clock to the wall clock, an event stamped
+/// a moment earlier (a client's clock, the network) is out of order; with
+/// [`set_lateness`](Runtime::set_lateness) events up to that much older
+/// than the clock are accepted and processed at the clock (their decisions
+/// carry the clock's time). Set the lateness to the skew and delay the
+/// host expects. A host that would rather keep late events at their own
+/// time holds the clock back instead: `advance_to(now - lateness)` fires
+/// timers that much later.
+///
+/// **Reloading.** [`plan_reload`](Runtime::plan_reload) prepares every
+/// engine on the new program and reports what the state loses, changing
+/// nothing; [`apply_reload`](Runtime::apply_reload) then swaps all engines
+/// at once; [`reload`](Runtime::reload) is the strict form, which fails
+/// when anything would be lost. Events carry their program's layout: an
+/// event read for the old program is refused afterwards with
+/// [`EventError::OtherProgram`] when the layouts differ. A host reads
+/// events with [`program`](Runtime::program), and reads a refused one
+/// again with the new program.
+#[derive(Debug)]
+pub struct Runtime {
+    program: Arc<Program>,
+    workers: Vec<Worker>,
+    lateness: i64,
+    clock: Option<i64>,
+    /// This runtime's number, and how many calls have changed its engines:
+    /// what a [`ReloadPlan`] was prepared from.
+    id: u64,
+    changes: u64,
+}
+
+/// One worker thread and the queue of its jobs.
+#[derive(Debug)]
+struct Worker {
+    jobs: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A reload prepared by [`Runtime::plan_reload`]: the engines on the new
+/// program, not yet swapped in, and what the state loses.
+#[derive(Debug)]
+pub struct ReloadPlan {
+    program: Arc<Program>,
+    engines: Vec<Engine>,
+    carry: Carry,
+    /// The runtime and its change count the plan was prepared from.
+    from: (u64, u64),
+}
+
+impl ReloadPlan {
+    /// What the state would lose, merged over all engines: empty when
+    /// everything carries over.
+    pub fn carry(&self) -> &Carry {
+        &self.carry
+    }
+
+    /// The program the plan reloads to.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+}
+
+/// Why [`Runtime::apply_reload`] swapped nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The runtime changed (events, timers, another reload) after the plan
+    /// was prepared, or the plan is another runtime's: plan again.
+    #[error("the reload plan is stale: the runtime changed after it was prepared")]
+    Stale,
+}
+
+impl ReloadError {
+    /// The stable code of this kind of error, like `jrule::reload_stale`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReloadError::Stale => "jrule::reload_stale",
+        }
+    }
+}
+
+/// How [`Runtime::process_lines`] answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LineOptions {
+    /// Decision lines carry a `cause` member ([`Decision::with_cause`]).
+    pub causes: bool,
+    /// Stop at the first rejected line: the lines after it are neither
+    /// processed nor answered.
+    pub stop_at_rejection: bool,
+}
+
+impl LineOptions {
+    /// Decision lines as the spec writes them; every line processed.
+    pub fn new() -> LineOptions {
+        LineOptions::default()
+    }
+
+    /// With `cause` members or not.
+    pub fn causes(mut self, causes: bool) -> LineOptions {
+        self.causes = causes;
+        self
+    }
+
+    /// Stopping at the first rejected line or not.
+    pub fn stop_at_rejection(mut self, stop: bool) -> LineOptions {
+        self.stop_at_rejection = stop;
+        self
+    }
+}
+
+/// The answer for one event: its decisions, or why it was rejected.
+type Answer<T> = Result<Vec<T>, EventError>;
+
+impl Runtime {
+    /// A runtime of `threads` engines (at least one) with no customers and
+    /// no clock. Each engine has its own copy of the program when there
+    /// are several. Panics if a thread cannot be started, as
+    /// [`std::thread::spawn`] does.
+    pub fn new(program: Arc<Program>, threads: usize) -> Runtime {
+        let threads = threads.max(1);
+        let workers = (0..threads)
+            .map(|i| Worker::start(i, Arc::clone(&program), threads))
+            .collect();
+        Runtime {
+            program,
+            workers,
+            lateness: 0,
+            clock: None,
+            id: RUNTIMES.fetch_add(1, Ordering::Relaxed),
+            changes: 0,
+        }
+    }
+
+    /// A runtime of `threads` engines with a saved state (saved with any
+    /// number of engines), checked against the program as
+    /// [`Engine::restore`] does.
+    pub fn restore(
+        program: Arc<Program>,
+        state: &State,
+        threads: usize,
+    ) -> Result<Runtime, StateError> {
+        let mut runtime = Runtime::new(program, threads);
+        let jobs = state.split(runtime.workers.len()).into_iter().map(|part| {
+            move |engine: &mut Engine| {
+                let restored = Engine::restore(Arc::clone(engine.program()), &part)?;
+                *engine = restored;
+                Ok(engine.clock())
+            }
+        });
+        for restored in runtime.on_each(jobs.collect()) {
+            runtime.clock = restored?;
+        }
+        Ok(runtime)
+    }
+
+    /// The program the engines run: read events with it.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    /// The number of engines (and worker threads).
+    pub fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The time of the last event or timer processed (ms since the epoch),
+    /// the same on every engine.
+    pub fn clock(&self) -> Option<i64> {
+        self.clock
+    }
+
+    /// Accepts events up to `ms` milliseconds older than the clock, on
+    /// every engine ([`Engine::set_lateness`]); 0, the default, accepts
+    /// none. Kept across reloads.
+    pub fn set_lateness(&mut self, ms: i64) {
+        self.lateness = ms.max(0);
+        let lateness = self.lateness;
+        self.on_all(move |_, engine| engine.set_lateness(lateness));
+    }
+
+    /// The allowed lateness, in milliseconds.
+    pub fn lateness(&self) -> i64 {
+        self.lateness
+    }
+
+    /// Processes one event: the timer decisions of every engine due by its
+    /// time, then the event's own, as [`Engine::process`] returns them. A
+    /// rejected event changes nothing.
+    pub fn process(&mut self, event: &Event) -> Result<Vec<Decision>, EventError> {
+        self.process_batch(vec![event.clone()])
+            .pop()
+            .unwrap_or(Ok(Vec::new()))
+    }
+
+    /// Processes events in order, one answer per event, as
+    /// [`process`](Runtime::process) would one by one.
+    pub fn process_batch(&mut self, events: Vec<Event>) -> Vec<Result<Vec<Decision>, EventError>> {
+        let events = Arc::new(events.into_iter().map(Ok).collect::<Vec<_>>());
+        self.decide(events, AsDecisions, false)
+    }
+
+    /// Reads and processes lines of JSON, one event each, as a host with
+    /// JSON Lines has them (an HTTP body, a Kafka batch): the workers read
+    /// the lines in parallel, decide, and write each event's decisions as
+    /// JSON lines (each ending in a line break). One answer per line, in
+    /// order: its decision lines, or why it was rejected (unreadable, or
+    /// rejected by the engine).
+    pub fn process_lines(
+        &mut self,
+        lines: Vec<Vec<u8>>,
+        options: LineOptions,
+    ) -> Vec<Result<Vec<u8>, EventError>> {
+        let chunk = lines.len().div_ceil(self.workers.len()).max(1);
+        let mut lines = lines.into_iter();
+        let jobs = (0..self.workers.len())
+            .map(|_| {
+                let part: Vec<Vec<u8>> = lines.by_ref().take(chunk).collect();
+                move |engine: &mut Engine| {
+                    let program = engine.program();
+                    part.iter()
+                        .map(|line| Event::from_json_bytes(program, line))
+                        .collect::<Vec<_>>()
+                }
+            })
+            .collect();
+        let parsed = self.on_each(jobs);
+        let events = Arc::new(parsed.into_iter().flatten().collect::<Vec<_>>());
+        let emit = AsJson {
+            causes: options.causes,
+        };
+        self.decide(events, emit, options.stop_at_rejection)
+    }
+
+    /// Advances every engine's clock to `time`, firing the timers due by
+    /// then: their decisions merged by time, then customer, as
+    /// [`Engine::advance_to`] returns them. A time behind the clock by at
+    /// most the lateness changes nothing; further behind, it is out of
+    /// order.
+    pub fn advance_to(&mut self, time: i64) -> Result<Vec<Decision>, EventError> {
+        self.changes += 1;
+        let mut all = Vec::new();
+        let mut error = None;
+        for (result, clock) in
+            self.on_all(move |_, engine| (engine.advance_to(time), engine.clock()))
+        {
+            self.clock = self.clock.max(clock);
+            match result {
+                Ok(decisions) => all.extend(decisions),
+                Err(e) => error = Some(e),
+            }
+        }
+        // The clocks agree, so either every engine refused or none did.
+        if let Some(e) = error {
+            return Err(e);
+        }
+        all.sort_by(|a, b| (a.time, &a.customer).cmp(&(b.time, &b.customer)));
+        Ok(all)
+    }
+
+    /// Advances the clock to the system's wall-clock time, as a ticker does
+    /// every interval (see [`Runtime`]); nothing when the clock is already
+    /// past it (events stamped ahead of this machine's clock).
+    pub fn advance_to_now(&mut self) -> Result<Vec<Decision>, EventError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        if self.clock.is_some_and(|clock| clock >= now) {
+            return Ok(Vec::new());
+        }
+        self.advance_to(now)
+    }
+
+    /// The whole state, merged from every engine: the document one engine
+    /// with all the customers saves.
+    pub fn save(&self) -> State {
+        let parts = self.on_all(|_, engine| engine.save());
+        State::merge(&parts).unwrap_or_else(|| Engine::new(Arc::clone(&self.program)).save())
+    }
+
+    /// The counters so far, summed over the engines.
+    pub fn metrics(&self) -> Metrics {
+        let mut all = self.on_all(|_, engine| engine.metrics()).into_iter();
+        let mut metrics = all
+            .next()
+            .unwrap_or_else(|| Engine::new(Arc::clone(&self.program)).metrics());
+        for m in all {
+            metrics.add(&m);
+        }
+        metrics
+    }
+
+    /// The number of customers with any state, over all engines.
+    pub fn customer_count(&self) -> usize {
+        self.on_all(|_, engine| engine.customer_count())
+            .into_iter()
+            .sum()
+    }
+
+    /// A dry run of a reload: every engine's state carried over to
+    /// `program` by name (as [`Engine::reload_carrying`] does), in
+    /// parallel, without changing the runtime. The plan holds the prepared
+    /// engines and what the state loses, merged over the engines; apply it
+    /// with [`apply_reload`](Runtime::apply_reload), or drop it. Fails only
+    /// if the state is corrupt. It holds a second copy of the state until
+    /// applied or dropped.
+    pub fn plan_reload(&self, program: Arc<Program>) -> Result<ReloadPlan, StateError> {
+        let threads = self.workers.len();
+        let target = Arc::clone(&program);
+        let mut engines = Vec::with_capacity(threads);
+        let mut carry = Carry::default();
+        for prepared in self.on_all(move |_, engine| {
+            Engine::restore_carrying(own_copy(&target, threads), &engine.save())
+        }) {
+            let (engine, part) = prepared?;
+            carry.add_engine(&part);
+            engines.push(engine);
+        }
+        Ok(ReloadPlan {
+            program,
+            engines,
+            carry,
+            from: (self.id, self.changes),
+        })
+    }
+
+    /// Swaps in the engines of a plan on every worker at once. Fails,
+    /// changing nothing, if the runtime changed after the plan was
+    /// prepared (the plan's engines would lack what happened since).
+    pub fn apply_reload(&mut self, plan: ReloadPlan) -> Result<(), ReloadError> {
+        if plan.from != (self.id, self.changes) {
+            return Err(ReloadError::Stale);
+        }
+        self.swap(plan.program, plan.engines);
+        tracing::info!(
+            threads = self.workers.len(),
+            dropped = %plan.carry,
+            "reloaded the program"
+        );
+        Ok(())
+    }
+
+    /// Reloads `program` strictly on every engine: fails, changing
+    /// nothing on any engine, when some state names what the new program
+    /// lacks or changed ([`Engine::reload`]).
+    pub fn reload(&mut self, program: Arc<Program>) -> Result<(), StateError> {
+        let threads = self.workers.len();
+        let target = Arc::clone(&program);
+        let engines = self
+            .on_all(move |_, engine| Engine::restore(own_copy(&target, threads), &engine.save()))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.swap(program, engines);
+        tracing::info!(threads, "reloaded the program");
+        Ok(())
+    }
+
+    /// Puts prepared engines in place, one per worker.
+    fn swap(&mut self, program: Arc<Program>, engines: Vec<Engine>) {
+        self.changes += 1;
+        self.program = program;
+        let lateness = self.lateness;
+        let jobs = engines
+            .into_iter()
+            .map(|mut new| {
+                move |engine: &mut Engine| {
+                    new.set_lateness(lateness);
+                    *engine = new;
+                }
+            })
+            .collect();
+        self.on_each(jobs);
+    }
+
+    /// The decisions of a batch of events (read or not): every worker
+    /// advances through all of them and processes its own customers'; the
+    /// answers merged in one engine's order.
+    fn decide<E: Emit>(
+        &mut self,
+        events: Arc<Vec<Result<Event, EventError>>>,
+        emit: E,
+        stop: bool,
+    ) -> Vec<Answer<E::Item>> {
+        self.changes += 1;
+        let n = self.workers.len();
+        let shared = Arc::clone(&events);
+        let columns = self.on_all(move |shard, engine| {
+            let steps = steps(engine, shard, n, &shared, emit, stop);
+            (steps, engine.clock())
+        });
+        let mut columns: Vec<std::vec::IntoIter<Step<E::Item>>> = columns
+            .into_iter()
+            .map(|(steps, clock)| {
+                self.clock = self.clock.max(clock);
+                steps.into_iter()
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(events.len());
+        for parsed in events.iter() {
+            let mut timers = Vec::new();
+            let mut own = None;
+            for column in &mut columns {
+                if let Some(step) = column.next() {
+                    timers.extend(step.timers);
+                    if step.own.is_some() {
+                        own = step.own;
+                    }
+                }
+            }
+            timers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            let answer = match (parsed, own) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(_), Some(Err(e))) => Err(e),
+                (Ok(_), Some(Ok(mine))) if timers.is_empty() => Ok(mine),
+                (Ok(_), own) => {
+                    let mut all: Vec<E::Item> = timers.into_iter().flat_map(|t| t.2).collect();
+                    if let Some(Ok(mine)) = own {
+                        all.extend(mine);
+                    }
+                    Ok(all)
+                }
+            };
+            let rejected = answer.is_err();
+            answers.push(answer);
+            if stop && rejected {
+                break;
+            }
+        }
+        answers
+    }
+
+    /// Runs `job` on every worker against its engine, in parallel, and
+    /// waits for all: the answers in worker order.
+    fn on_all<R: Send + 'static>(
+        &self,
+        job: impl Fn(usize, &mut Engine) -> R + Send + Sync + 'static,
+    ) -> Vec<R> {
+        let job = Arc::new(job);
+        let jobs = (0..self.workers.len())
+            .map(|i| {
+                let job = Arc::clone(&job);
+                move |engine: &mut Engine| job(i, engine)
+            })
+            .collect();
+        self.on_each(jobs)
+    }
+
+    /// Runs the i-th job on the i-th worker, in parallel, and waits for
+    /// all: the answers in worker order. If a worker panicked (a bug), so
+    /// does this call.
+    fn on_each<R: Send + 'static, J: FnOnce(&mut Engine) -> R + Send + 'static>(
+        &self,
+        jobs: Vec<J>,
+    ) -> Vec<R> {
+        let (tx, rx) = mpsc::sync_channel(jobs.len());
+        let count = jobs.len();
+        for (i, (worker, job)) in self.workers.iter().zip(jobs).enumerate() {
+            let tx = tx.clone();
+            let job: Job = Box::new(move |engine: &mut Engine| {
+                let answer = job(engine);
+                let _ = tx.send((i, answer));
+            });
+            if worker
+                .jobs
+                .as_ref()
+                .is_none_or(|jobs| jobs.send(job).is_err())
+            {
+                self.worker_died(i);
+            }
+        }
+        drop(tx);
+        let mut answers: Vec<Option<R>> = (0..count).map(|_| None).collect();
+        for _ in 0..count {
+            match rx.recv() {
+                Ok((i, answer)) => {
+                    if let Some(slot) = answers.get_mut(i) {
+                        *slot = Some(answer);
+                    }
+                }
+                Err(_) => {
+                    let i = answers.iter().position(Option::is_none).unwrap_or(0);
+                    self.worker_died(i);
+                }
+            }
+        }
+        answers.into_iter().flatten().collect()
+    }
+
+    /// A worker stopped: it can only have panicked. Raises its panic here.
+    fn worker_died(&self, i: usize) {
+        tracing::error!(worker = i, "a runtime worker stopped");
+        std::panic::resume_unwind(Box::new(format!("jrule runtime worker {i} panicked")));
+    }
+}
+
+impl Drop for Runtime {
+    /// Closes the workers' queues and waits for the threads to finish.
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            worker.jobs = None;
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Worker {
+    /// A thread with an engine of its own (on its own copy of the program
+    /// when there are several) that runs jobs against it until its queue
+    /// closes.
+    fn start(i: usize, program: Arc<Program>, threads: usize) -> Worker {
+        let (jobs, queue): (SyncSender<Job>, Receiver<Job>) = mpsc::sync_channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name(format!("jrule-shard-{i}"))
+            .spawn(move || {
+                let mut engine = Engine::new(own_copy(&program, threads));
+                drop(program);
+                for job in queue {
+                    job(&mut engine);
+                }
+            })
+            .unwrap_or_else(|e| panic!("cannot start a jrule runtime thread: {e}"));
+        Worker {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        }
+    }
+}
+
+/// Each engine of several gets its own copy of the program: decisions hold
+/// a reference to it, and a count shared between threads would bounce
+/// between their cores on every decision.
+fn own_copy(program: &Arc<Program>, threads: usize) -> Arc<Program> {
+    if threads == 1 {
+        Arc::clone(program)
+    } else {
+        Arc::new(Program::clone(program))
+    }
+}
+
+/// What one engine did for one event: the timers that fell due before it,
+/// each with its (time, customer) to merge by, and — on the engine that
+/// owns the customer, or when the event was refused — the event's own
+/// decisions or why it was rejected.
+struct Step<T> {
+    timers: Vec<(i64, Arc<str>, Vec<T>)>,
+    own: Option<Answer<T>>,
+}
+
+/// How decisions leave the worker: as they are, or written as JSON there.
+trait Emit: Copy + Send + Sync + 'static {
+    type Item: Send + 'static;
+    fn emit(self, decision: Decision, out: &mut Vec<Self::Item>);
+}
+
+#[derive(Clone, Copy)]
+struct AsDecisions;
+
+impl Emit for AsDecisions {
+    type Item = Decision;
+    fn emit(self, decision: Decision, out: &mut Vec<Decision>) {
+        out.push(decision);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct AsJson {
+    causes: bool,
+}
+
+impl Emit for AsJson {
+    type Item = u8;
+    fn emit(self, decision: Decision, out: &mut Vec<u8>) {
+        let written = if self.causes {
+            serde_json::to_writer(&mut *out, &decision.with_cause())
+        } else {
+            serde_json::to_writer(&mut *out, &decision)
+        };
+        if written.is_ok() {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// One worker's pass over a batch: it advances through every event and
+/// processes those of its customers. Every engine has the same clock, so
+/// an event is refused by all or by none; with `stop`, all stop after the
+/// first refused.
+fn steps<E: Emit>(
+    engine: &mut Engine,
+    shard: usize,
+    shards: usize,
+    events: &[Result<Event, EventError>],
+    emit: E,
+    stop: bool,
+) -> Vec<Step<E::Item>> {
+    let layout = engine.program().names.layout;
+    let mut scratch = Vec::new();
+    let mut steps = Vec::with_capacity(events.len());
+    for parsed in events {
+        let Ok(event) = parsed else {
+            steps.push(Step {
+                timers: Vec::new(),
+                own: None,
+            });
+            if stop {
+                break;
+            }
+            continue;
+        };
+        let owner = shard_of(event.customer(), shards) == shard;
+        let admitted = if event.layout == layout {
+            engine.advance_into(event.time(), &mut scratch)
+        } else {
+            Err(EventError::OtherProgram)
+        };
+        if let Err(e) = admitted {
+            steps.push(Step {
+                timers: Vec::new(),
+                own: owner.then_some(Err(e)),
+            });
+            if stop {
+                break;
+            }
+            continue;
+        }
+        let timers = scratch
+            .drain(..)
+            .map(|d| {
+                let key = (d.time, Arc::clone(&d.customer));
+                let mut out = Vec::new();
+                emit.emit(d, &mut out);
+                (key.0, key.1, out)
+            })
+            .collect();
+        let own = owner.then(|| {
+            engine.process_into(event, &mut scratch).map(|()| {
+                let mut out = Vec::new();
+                scratch.drain(..).for_each(|d| emit.emit(d, &mut out));
+                out
+            })
+        });
+        steps.push(Step { timers, own });
+    }
+    steps
+}
