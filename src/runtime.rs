@@ -468,39 +468,76 @@ impl Runtime {
     ) -> Vec<Answer<E::Item>> {
         self.changes += 1;
         let n = self.workers.len();
-        let shared = Arc::clone(&events);
+        let count = events.len();
+        // The events are dropped by the last worker done with them, on its
+        // thread, where most of them were allocated.
         let columns = self.on_all(move |shard, engine| {
-            let steps = steps(engine, shard, n, &shared, emit, stop);
-            (steps, engine.clock())
+            let column = column(engine, shard, n, &events, emit, stop);
+            (column, engine.clock())
         });
-        let mut columns: Vec<std::vec::IntoIter<Step<E::Item>>> = columns
+        let mut cursors: Vec<Cursor<E::Item>> = columns
             .into_iter()
-            .map(|(steps, clock)| {
+            .map(|(column, clock)| {
                 self.clock = self.clock.max(clock);
-                steps.into_iter()
+                Cursor {
+                    column,
+                    step: 0,
+                    timer: 0,
+                    item: 0,
+                }
             })
             .collect();
-        let mut answers = Vec::with_capacity(events.len());
-        for parsed in events.iter() {
-            let mut timers = Vec::new();
+        let mut answers = Vec::with_capacity(count);
+        // The timers of one event: (time, customer, worker, items).
+        let mut timers: Vec<(i64, Arc<str>, usize, std::ops::Range<usize>)> = Vec::new();
+        for _ in 0..count {
+            timers.clear();
             let mut own = None;
-            for column in &mut columns {
-                if let Some(step) = column.next() {
-                    timers.extend(step.timers);
-                    if step.own.is_some() {
-                        own = step.own;
+            for (w, cursor) in cursors.iter_mut().enumerate() {
+                let Some(step) = cursor.column.steps.get(cursor.step) else {
+                    continue;
+                };
+                cursor.step += 1;
+                for (time, customer, len) in cursor
+                    .column
+                    .timers
+                    .get(cursor.timer..cursor.timer + step.timers)
+                    .unwrap_or_default()
+                {
+                    timers.push((
+                        *time,
+                        Arc::clone(customer),
+                        w,
+                        cursor.item..cursor.item + len,
+                    ));
+                    cursor.item += len;
+                }
+                cursor.timer += step.timers;
+                match &step.own {
+                    Own::Other => {}
+                    Own::Decided(len) => {
+                        own = Some(Ok((w, cursor.item..cursor.item + len)));
+                        cursor.item += len;
                     }
+                    Own::Rejected(e) => own = Some(Err(e.clone())),
                 }
             }
             timers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-            let answer = match (parsed, own) {
-                (Err(e), _) => Err(e.clone()),
-                (Ok(_), Some(Err(e))) => Err(e),
-                (Ok(_), Some(Ok(mine))) if timers.is_empty() => Ok(mine),
-                (Ok(_), own) => {
-                    let mut all: Vec<E::Item> = timers.into_iter().flat_map(|t| t.2).collect();
-                    if let Some(Ok(mine)) = own {
-                        all.extend(mine);
+            let items = |w: usize, range: std::ops::Range<usize>| {
+                cursors
+                    .get(w)
+                    .and_then(|c| c.column.items.get(range))
+                    .unwrap_or_default()
+            };
+            let answer = match own {
+                Some(Err(e)) => Err(e),
+                own => {
+                    let mut all = Vec::new();
+                    for (_, _, w, range) in timers.drain(..) {
+                        all.extend_from_slice(items(w, range));
+                    }
+                    if let Some(Ok((w, range))) = own {
+                        all.extend_from_slice(items(w, range));
                     }
                     Ok(all)
                 }
@@ -527,6 +564,8 @@ impl Runtime {
                 move |engine: &mut Engine| job(i, engine)
             })
             .collect();
+        // What the job holds is dropped by the last worker to finish it.
+        drop(job);
         self.on_each(jobs)
     }
 
@@ -626,19 +665,47 @@ fn own_copy(program: &Arc<Program>, threads: usize) -> Arc<Program> {
     }
 }
 
-/// What one engine did for one event: the timers that fell due before it,
-/// each with its (time, customer) to merge by, and — on the engine that
-/// owns the customer, or when the event was refused — the event's own
-/// decisions or why it was rejected.
-struct Step<T> {
-    timers: Vec<(i64, Arc<str>, Vec<T>)>,
-    own: Option<Answer<T>>,
+/// What one engine did for a batch: the output of all its events, in
+/// order, and how much of it each event made.
+struct Column<T> {
+    /// Decisions (or their JSON): per event, its timers', then its own.
+    items: Vec<T>,
+    /// Every timer decision: its time and customer, to merge by, and the
+    /// length of its output.
+    timers: Vec<(i64, Arc<str>, usize)>,
+    steps: Vec<Step>,
+}
+
+/// One event on one engine: how many timer decisions fell due before it,
+/// and its own answer, if this engine gives it.
+struct Step {
+    timers: usize,
+    own: Own,
+}
+
+/// The event's answer, from the engine that gives it: the one that owns
+/// the customer, or the first one when the line could not be read.
+enum Own {
+    /// Another engine answers.
+    Other,
+    /// Its decisions: this much output.
+    Decided(usize),
+    /// Why it was rejected.
+    Rejected(EventError),
+}
+
+/// Where the merge is in a column.
+struct Cursor<T> {
+    column: Column<T>,
+    step: usize,
+    timer: usize,
+    item: usize,
 }
 
 /// How decisions leave the worker: as they are, or written as JSON there.
 trait Emit: Copy + Send + Sync + 'static {
-    type Item: Send + 'static;
-    fn emit(self, decision: Decision, out: &mut Vec<Self::Item>);
+    type Item: Clone + Send + 'static;
+    fn emit(self, decision: &Decision, out: &mut Vec<Self::Item>);
 }
 
 #[derive(Clone, Copy)]
@@ -646,8 +713,8 @@ struct AsDecisions;
 
 impl Emit for AsDecisions {
     type Item = Decision;
-    fn emit(self, decision: Decision, out: &mut Vec<Decision>) {
-        out.push(decision);
+    fn emit(self, decision: &Decision, out: &mut Vec<Decision>) {
+        out.push(decision.clone());
     }
 }
 
@@ -658,11 +725,11 @@ struct AsJson {
 
 impl Emit for AsJson {
     type Item = u8;
-    fn emit(self, decision: Decision, out: &mut Vec<u8>) {
+    fn emit(self, decision: &Decision, out: &mut Vec<u8>) {
         let written = if self.causes {
             serde_json::to_writer(&mut *out, &decision.with_cause())
         } else {
-            serde_json::to_writer(&mut *out, &decision)
+            serde_json::to_writer(&mut *out, decision)
         };
         if written.is_ok() {
             out.push(b'\n');
@@ -674,27 +741,38 @@ impl Emit for AsJson {
 /// processes those of its customers. Every engine has the same clock, so
 /// an event is refused by all or by none; with `stop`, all stop after the
 /// first refused.
-fn steps<E: Emit>(
+fn column<E: Emit>(
     engine: &mut Engine,
     shard: usize,
     shards: usize,
     events: &[Result<Event, EventError>],
     emit: E,
     stop: bool,
-) -> Vec<Step<E::Item>> {
+) -> Column<E::Item> {
     let layout = engine.program().names.layout;
     let mut scratch = Vec::new();
-    let mut steps = Vec::with_capacity(events.len());
+    let mut column = Column {
+        items: Vec::new(),
+        timers: Vec::new(),
+        steps: Vec::with_capacity(events.len()),
+    };
     for parsed in events {
-        let Ok(event) = parsed else {
-            steps.push(Step {
-                timers: Vec::new(),
-                own: None,
-            });
-            if stop {
-                break;
+        let event = match parsed {
+            Ok(event) => event,
+            Err(e) => {
+                column.steps.push(Step {
+                    timers: 0,
+                    own: if shard == 0 {
+                        Own::Rejected(e.clone())
+                    } else {
+                        Own::Other
+                    },
+                });
+                if stop {
+                    break;
+                }
+                continue;
             }
-            continue;
         };
         let owner = shard_of(event.customer(), shards) == shard;
         let admitted = if event.layout == layout {
@@ -703,32 +781,37 @@ fn steps<E: Emit>(
             Err(EventError::OtherProgram)
         };
         if let Err(e) = admitted {
-            steps.push(Step {
-                timers: Vec::new(),
-                own: owner.then_some(Err(e)),
+            column.steps.push(Step {
+                timers: 0,
+                own: if owner { Own::Rejected(e) } else { Own::Other },
             });
             if stop {
                 break;
             }
             continue;
         }
-        let timers = scratch
-            .drain(..)
-            .map(|d| {
-                let key = (d.time, Arc::clone(&d.customer));
-                let mut out = Vec::new();
-                emit.emit(d, &mut out);
-                (key.0, key.1, out)
-            })
-            .collect();
-        let own = owner.then(|| {
-            engine.process_into(event, &mut scratch).map(|()| {
-                let mut out = Vec::new();
-                scratch.drain(..).for_each(|d| emit.emit(d, &mut out));
-                out
-            })
-        });
-        steps.push(Step { timers, own });
+        let timers = scratch.len();
+        for d in scratch.drain(..) {
+            let before = column.items.len();
+            emit.emit(&d, &mut column.items);
+            let len = column.items.len() - before;
+            column.timers.push((d.time, d.customer, len));
+        }
+        let own = if owner {
+            match engine.process_into(event, &mut scratch) {
+                Ok(()) => {
+                    let before = column.items.len();
+                    for d in scratch.drain(..) {
+                        emit.emit(&d, &mut column.items);
+                    }
+                    Own::Decided(column.items.len() - before)
+                }
+                Err(e) => Own::Rejected(e),
+            }
+        } else {
+            Own::Other
+        };
+        column.steps.push(Step { timers, own });
     }
-    steps
+    column
 }

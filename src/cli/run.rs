@@ -92,57 +92,36 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     let options = LineOptions::new()
         .causes(args.causes)
         .stop_at_rejection(args.strict);
-    let mut input: Box<dyn BufRead> = if args.events.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
+    let input: Box<dyn BufRead + Send> = if args.events.as_os_str() == "-" {
+        Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin()))
     } else {
         let file = std::fs::File::open(&args.events)
             .map_err(|e| format!("cannot read `{}`: {e}", args.events.display()))?;
         Box::new(std::io::BufReader::with_capacity(1 << 16, file))
     };
     let name = args.events.display().to_string();
+    // Lines are read on a thread of their own, a batch ahead of the engines.
+    let batches = read_batches(input, name.clone());
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut rejected = 0usize;
-    let mut number = 0usize;
     let mut stop = false;
     let size = std::fs::metadata(&args.events)
         .ok()
         .map(|m| m.len())
         .filter(|_| args.events.as_os_str() != "-");
     let mut progress = super::progress::Progress::new("events", size, true);
-    let mut bytes = 0u64;
     while !stop {
-        // A batch of lines, and their numbers.
-        let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
-        let mut numbers: Vec<usize> = Vec::with_capacity(BATCH);
-        // A line too long to read ends the batch; it is rejected after it.
-        let mut too_long = None;
-        while batch.len() < BATCH {
-            let mut line = Vec::new();
-            let kind = read_line(&mut *input, &mut line, MAX_EVENT_LINE)
-                .map_err(|e| format!("cannot read `{name}`: {e}"))?;
-            if kind == Line::End {
-                stop = true;
-                break;
-            }
-            bytes += line.len() as u64 + 1;
-            number += 1;
-            if number % 4096 == 0 {
-                progress.set(bytes);
-            }
-            if kind == Line::TooLong {
-                too_long = Some(number);
-                break;
-            }
-            let end = line
-                .iter()
-                .rposition(|b| !b.is_ascii_whitespace())
-                .map_or(0, |i| i + 1);
-            if end > 0 {
-                line.truncate(end);
-                batch.push(line);
-                numbers.push(number);
-            }
-        }
+        let Batch {
+            lines: batch,
+            numbers,
+            too_long,
+            bytes,
+            end,
+        } = batches
+            .recv()
+            .map_err(|_| "the reading thread stopped".to_string())??;
+        progress.set(bytes);
+        stop = end;
         let answers = if batch.is_empty() {
             Vec::new()
         } else {
@@ -223,6 +202,85 @@ pub const MAX_EVENT_LINE: usize = 16 * 1024 * 1024;
 
 /// The largest state file read by `--state`, in bytes.
 pub const MAX_STATE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Lines read for one batch, and their numbers.
+struct Batch {
+    lines: Vec<Vec<u8>>,
+    numbers: Vec<usize>,
+    /// A line too long to read ends the batch; it is rejected after it.
+    too_long: Option<usize>,
+    /// Bytes read so far.
+    bytes: u64,
+    /// The input ended.
+    end: bool,
+}
+
+/// Reads batches of at most [`BATCH`] lines on a thread, one batch ahead:
+/// blank lines are skipped and trailing white space cut. The thread stops
+/// at the end of the input, at an error, or when the batches are no
+/// longer received; it is not joined, since stdin may never end.
+fn read_batches(
+    mut input: Box<dyn BufRead + Send>,
+    name: String,
+) -> std::sync::mpsc::Receiver<Result<Batch, String>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let read = move || {
+        let mut number = 0usize;
+        let mut bytes = 0u64;
+        loop {
+            let mut batch = Batch {
+                lines: Vec::with_capacity(BATCH),
+                numbers: Vec::with_capacity(BATCH),
+                too_long: None,
+                bytes: 0,
+                end: false,
+            };
+            while batch.lines.len() < BATCH {
+                let mut line = Vec::new();
+                let kind = match read_line(&mut *input, &mut line, MAX_EVENT_LINE) {
+                    Ok(kind) => kind,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("cannot read `{name}`: {e}")));
+                        return;
+                    }
+                };
+                if kind == Line::End {
+                    batch.end = true;
+                    break;
+                }
+                bytes += line.len() as u64 + 1;
+                number += 1;
+                if kind == Line::TooLong {
+                    batch.too_long = Some(number);
+                    break;
+                }
+                let end = line
+                    .iter()
+                    .rposition(|b| !b.is_ascii_whitespace())
+                    .map_or(0, |i| i + 1);
+                if end > 0 {
+                    line.truncate(end);
+                    batch.lines.push(line);
+                    batch.numbers.push(number);
+                }
+            }
+            batch.bytes = bytes;
+            let end = batch.end;
+            if tx.send(Ok(batch)).is_err() || end {
+                return;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("jrule-read".into())
+        .spawn(read)
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let _ = tx.send(Err(format!("cannot start the reading thread: {e}")));
+        return rx;
+    }
+    rx
+}
 
 /// What [`read_line`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
