@@ -50,7 +50,7 @@ pub use engine::{
     Explanation, GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError, Verdict,
     WithCause,
 };
-pub use runtime::{LineOptions, ReloadError, ReloadPlan, Runtime};
+pub use runtime::{LineOptions, PendingLines, ReloadError, ReloadPlan, Runtime};
 pub use source::{Source, SourceError, Span};
 pub use value::{Arg, Value};
 

@@ -13,7 +13,7 @@
 //! order they were sent; every call of the runtime sends its jobs and waits
 //! for their answers (see [`Runtime`] for the bound on a worker's queue).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -107,7 +107,8 @@ pub struct Runtime {
     program: Arc<Program>,
     workers: Vec<Worker>,
     lateness: i64,
-    clock: Option<i64>,
+    /// The latest clock of the engines, as their jobs leave it.
+    clock: Arc<Clock>,
     /// This runtime's number, and how many calls have changed its engines:
     /// what a [`ReloadPlan`] was prepared from.
     id: u64,
@@ -164,6 +165,123 @@ impl ReloadError {
     }
 }
 
+/// Lines sent with [`Runtime::submit_lines`], in the workers' hands.
+/// Dropping it drops the answers, not the work: the events are processed
+/// all the same.
+#[derive(Debug)]
+#[must_use = "the answers come with `wait`"]
+pub struct PendingLines(Pending<u8>);
+
+impl PendingLines {
+    /// Waits for the workers: one answer per line, in order, as
+    /// [`Runtime::process_lines`] gives them.
+    pub fn wait(self) -> Vec<Result<Vec<u8>, EventError>> {
+        self.0.wait()
+    }
+}
+
+/// A batch in the workers' hands: their columns come on `answers`.
+#[derive(Debug)]
+struct Pending<T> {
+    answers: Receiver<(usize, Column<T>)>,
+    workers: usize,
+    count: usize,
+    stop: bool,
+}
+
+impl<T: Clone> Pending<T> {
+    /// The answers, merged in one engine's order: per event, the timers of
+    /// all engines by time, then customer, then the event's own.
+    fn wait(self) -> Vec<Answer<T>> {
+        let mut columns: Vec<Option<Column<T>>> = (0..self.workers).map(|_| None).collect();
+        for _ in 0..self.workers {
+            match self.answers.recv() {
+                Ok((i, column)) => {
+                    if let Some(slot) = columns.get_mut(i) {
+                        *slot = Some(column);
+                    }
+                }
+                Err(_) => {
+                    tracing::error!("a runtime worker stopped");
+                    std::panic::resume_unwind(Box::new("a jrule runtime worker panicked"));
+                }
+            }
+        }
+        let mut cursors: Vec<Cursor<T>> = columns
+            .into_iter()
+            .flatten()
+            .map(|column| Cursor {
+                column,
+                step: 0,
+                timer: 0,
+                item: 0,
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(self.count);
+        // The timers of one event: (time, customer, worker, items).
+        let mut timers: Vec<(i64, Arc<str>, usize, std::ops::Range<usize>)> = Vec::new();
+        for _ in 0..self.count {
+            timers.clear();
+            let mut own = None;
+            for (w, cursor) in cursors.iter_mut().enumerate() {
+                let Some(step) = cursor.column.steps.get(cursor.step) else {
+                    continue;
+                };
+                cursor.step += 1;
+                for (time, customer, len) in cursor
+                    .column
+                    .timers
+                    .get(cursor.timer..cursor.timer + step.timers)
+                    .unwrap_or_default()
+                {
+                    timers.push((
+                        *time,
+                        Arc::clone(customer),
+                        w,
+                        cursor.item..cursor.item + len,
+                    ));
+                    cursor.item += len;
+                }
+                cursor.timer += step.timers;
+                match &step.own {
+                    Own::Other => {}
+                    Own::Decided(len) => {
+                        own = Some(Ok((w, cursor.item..cursor.item + len)));
+                        cursor.item += len;
+                    }
+                    Own::Rejected(e) => own = Some(Err(e.clone())),
+                }
+            }
+            timers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            let items = |w: usize, range: std::ops::Range<usize>| {
+                cursors
+                    .get(w)
+                    .and_then(|c| c.column.items.get(range))
+                    .unwrap_or_default()
+            };
+            let answer = match own {
+                Some(Err(e)) => Err(e),
+                own => {
+                    let mut all = Vec::new();
+                    for (_, _, w, range) in timers.drain(..) {
+                        all.extend_from_slice(items(w, range));
+                    }
+                    if let Some(Ok((w, range))) = own {
+                        all.extend_from_slice(items(w, range));
+                    }
+                    Ok(all)
+                }
+            };
+            let rejected = answer.is_err();
+            answers.push(answer);
+            if self.stop && rejected {
+                break;
+            }
+        }
+        answers
+    }
+}
+
 /// How [`Runtime::process_lines`] answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -211,7 +329,7 @@ impl Runtime {
             program,
             workers,
             lateness: 0,
-            clock: None,
+            clock: Arc::new(Clock(AtomicI64::new(i64::MIN))),
             id: RUNTIMES.fetch_add(1, Ordering::Relaxed),
             changes: 0,
         }
@@ -225,7 +343,7 @@ impl Runtime {
         state: &State,
         threads: usize,
     ) -> Result<Runtime, StateError> {
-        let mut runtime = Runtime::new(program, threads);
+        let runtime = Runtime::new(program, threads);
         let jobs = state.split(runtime.workers.len()).into_iter().map(|part| {
             move |engine: &mut Engine| {
                 let restored = Engine::restore(Arc::clone(engine.program()), &part)?;
@@ -234,7 +352,7 @@ impl Runtime {
             }
         });
         for restored in runtime.on_each(jobs.collect()) {
-            runtime.clock = restored?;
+            runtime.clock.set(restored?);
         }
         Ok(runtime)
     }
@@ -252,7 +370,7 @@ impl Runtime {
     /// The time of the last event or timer processed (ms since the epoch),
     /// the same on every engine.
     pub fn clock(&self) -> Option<i64> {
-        self.clock
+        self.clock.get()
     }
 
     /// Accepts events up to `ms` milliseconds older than the clock, on
@@ -282,7 +400,8 @@ impl Runtime {
     /// [`process`](Runtime::process) would one by one.
     pub fn process_batch(&mut self, events: Vec<Event>) -> Vec<Result<Vec<Decision>, EventError>> {
         let events = Arc::new(events.into_iter().map(Ok).collect::<Vec<_>>());
-        self.decide(events, AsDecisions, false)
+        self.submit(Input::Events(events), AsDecisions, false)
+            .wait()
     }
 
     /// Reads and processes lines of JSON, one event each, as a host with
@@ -296,25 +415,21 @@ impl Runtime {
         lines: Vec<Vec<u8>>,
         options: LineOptions,
     ) -> Vec<Result<Vec<u8>, EventError>> {
-        let chunk = lines.len().div_ceil(self.workers.len()).max(1);
-        let mut lines = lines.into_iter();
-        let jobs = (0..self.workers.len())
-            .map(|_| {
-                let part: Vec<Vec<u8>> = lines.by_ref().take(chunk).collect();
-                move |engine: &mut Engine| {
-                    let program = engine.program();
-                    part.iter()
-                        .map(|line| Event::from_json_bytes(program, line))
-                        .collect::<Vec<_>>()
-                }
-            })
-            .collect();
-        let parsed = self.on_each(jobs);
-        let events = Arc::new(parsed.into_iter().flatten().collect::<Vec<_>>());
+        self.submit_lines(lines, options).wait()
+    }
+
+    /// Like [`process_lines`](Runtime::process_lines), but returns at once:
+    /// the workers take the lines after what was sent before, and
+    /// [`PendingLines::wait`] gives the answers. A host submits the next
+    /// batch before it waits for the last, so that its own work (reading
+    /// input, writing answers) overlaps the workers'. The queues are
+    /// bounded: with two batches in flight, the next submission (or any
+    /// other call) waits for the workers.
+    pub fn submit_lines(&mut self, lines: Vec<Vec<u8>>, options: LineOptions) -> PendingLines {
         let emit = AsJson {
             causes: options.causes,
         };
-        self.decide(events, emit, options.stop_at_rejection)
+        PendingLines(self.submit(Input::Lines(lines), emit, options.stop_at_rejection))
     }
 
     /// Advances every engine's clock to `time`, firing the timers due by
@@ -329,7 +444,7 @@ impl Runtime {
         for (result, clock) in
             self.on_all(move |_, engine| (engine.advance_to(time), engine.clock()))
         {
-            self.clock = self.clock.max(clock);
+            self.clock.set(clock);
             match result {
                 Ok(decisions) => all.extend(decisions),
                 Err(e) => error = Some(e),
@@ -350,7 +465,7 @@ impl Runtime {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        if self.clock.is_some_and(|clock| clock >= now) {
+        if self.clock().is_some_and(|clock| clock >= now) {
             return Ok(Vec::new());
         }
         self.advance_to(now)
@@ -457,98 +572,57 @@ impl Runtime {
         self.on_each(jobs);
     }
 
-    /// The decisions of a batch of events (read or not): every worker
-    /// advances through all of them and processes its own customers'; the
-    /// answers merged in one engine's order.
-    fn decide<E: Emit>(
-        &mut self,
-        events: Arc<Vec<Result<Event, EventError>>>,
-        emit: E,
-        stop: bool,
-    ) -> Vec<Answer<E::Item>> {
+    /// Sends a batch to every worker: each reads its share of the lines
+    /// (if they are lines) and hands it to the others, then advances
+    /// through all the events and processes its own customers'.
+    fn submit<E: Emit>(&mut self, input: Input, emit: E, stop: bool) -> Pending<E::Item> {
         self.changes += 1;
         let n = self.workers.len();
-        let count = events.len();
-        // The events are dropped by the last worker done with them, on its
-        // thread, where most of them were allocated.
-        let columns = self.on_all(move |shard, engine| {
-            let column = column(engine, shard, n, &events, emit, stop);
-            (column, engine.clock())
-        });
-        let mut cursors: Vec<Cursor<E::Item>> = columns
-            .into_iter()
-            .map(|(column, clock)| {
-                self.clock = self.clock.max(clock);
-                Cursor {
-                    column,
-                    step: 0,
-                    timer: 0,
-                    item: 0,
-                }
-            })
-            .collect();
-        let mut answers = Vec::with_capacity(count);
-        // The timers of one event: (time, customer, worker, items).
-        let mut timers: Vec<(i64, Arc<str>, usize, std::ops::Range<usize>)> = Vec::new();
-        for _ in 0..count {
-            timers.clear();
-            let mut own = None;
-            for (w, cursor) in cursors.iter_mut().enumerate() {
-                let Some(step) = cursor.column.steps.get(cursor.step) else {
-                    continue;
-                };
-                cursor.step += 1;
-                for (time, customer, len) in cursor
-                    .column
-                    .timers
-                    .get(cursor.timer..cursor.timer + step.timers)
-                    .unwrap_or_default()
-                {
-                    timers.push((
-                        *time,
-                        Arc::clone(customer),
-                        w,
-                        cursor.item..cursor.item + len,
-                    ));
-                    cursor.item += len;
-                }
-                cursor.timer += step.timers;
-                match &step.own {
-                    Own::Other => {}
-                    Own::Decided(len) => {
-                        own = Some(Ok((w, cursor.item..cursor.item + len)));
-                        cursor.item += len;
-                    }
-                    Own::Rejected(e) => own = Some(Err(e.clone())),
-                }
+        let (replies, answers) = mpsc::sync_channel(n);
+        let count = match &input {
+            Input::Lines(lines) => lines.len(),
+            Input::Events(events) => events.len(),
+        };
+        let (inboxes, outboxes): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::sync_channel(n)).unzip();
+        let mut shares = match input {
+            Input::Lines(lines) => {
+                let chunk = lines.len().div_ceil(n).max(1);
+                let mut lines = lines.into_iter();
+                (0..n)
+                    .map(|_| Share::Lines(lines.by_ref().take(chunk).collect()))
+                    .collect()
             }
-            timers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-            let items = |w: usize, range: std::ops::Range<usize>| {
-                cursors
-                    .get(w)
-                    .and_then(|c| c.column.items.get(range))
-                    .unwrap_or_default()
-            };
-            let answer = match own {
-                Some(Err(e)) => Err(e),
-                own => {
-                    let mut all = Vec::new();
-                    for (_, _, w, range) in timers.drain(..) {
-                        all.extend_from_slice(items(w, range));
-                    }
-                    if let Some(Ok((w, range))) = own {
-                        all.extend_from_slice(items(w, range));
-                    }
-                    Ok(all)
-                }
-            };
-            let rejected = answer.is_err();
-            answers.push(answer);
-            if stop && rejected {
-                break;
+            Input::Events(events) => vec![Share::Events(events)],
+        }
+        .into_iter();
+        for (shard, (worker, inbox)) in self.workers.iter().zip(outboxes).enumerate() {
+            let share = shares.next();
+            let peers: Vec<SyncSender<(usize, Arc<Parsed>)>> = inboxes.clone();
+            let replies = replies.clone();
+            let clock = Arc::clone(&self.clock);
+            let job: Job = Box::new(move |engine: &mut Engine| {
+                let events = gather(engine, shard, share, peers, &inbox);
+                let column = column(engine, shard, n, &events, emit, stop);
+                drop(events);
+                clock.note(engine);
+                let _ = replies.send((shard, column));
+            });
+            if worker
+                .jobs
+                .as_ref()
+                .is_none_or(|jobs| jobs.send(job).is_err())
+            {
+                self.worker_died(shard);
             }
         }
-        answers
+        // The workers' inboxes close once every worker has sent its share.
+        drop(inboxes);
+        Pending {
+            answers,
+            workers: n,
+            count,
+            stop,
+        }
     }
 
     /// Runs `job` on every worker against its engine, in parallel, and
@@ -654,6 +728,27 @@ impl Worker {
     }
 }
 
+/// The engines' clock, shared with the jobs that move it (`i64::MIN` for
+/// none yet): every engine keeps the same clock.
+#[derive(Debug)]
+struct Clock(AtomicI64);
+
+impl Clock {
+    fn get(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&c| c != i64::MIN)
+    }
+
+    fn set(&self, clock: Option<i64>) {
+        if let Some(c) = clock {
+            self.0.fetch_max(c, Ordering::Relaxed);
+        }
+    }
+
+    fn note(&self, engine: &Engine) {
+        self.set(engine.clock());
+    }
+}
+
 /// Each engine of several gets its own copy of the program: decisions hold
 /// a reference to it, and a count shared between threads would bounce
 /// between their cores on every decision.
@@ -663,6 +758,63 @@ fn own_copy(program: &Arc<Program>, threads: usize) -> Arc<Program> {
     } else {
         Arc::new(Program::clone(program))
     }
+}
+
+/// The events of one share of a batch, read or not.
+type Parsed = Vec<Result<Event, EventError>>;
+
+/// What a batch is made of.
+enum Input {
+    Lines(Vec<Vec<u8>>),
+    Events(Arc<Parsed>),
+}
+
+/// One worker's part of a batch: lines to read, or (for the first worker)
+/// all the events already read.
+enum Share {
+    Lines(Vec<Vec<u8>>),
+    Events(Arc<Parsed>),
+}
+
+/// A worker's view of a batch: reads its share of lines and sends it to
+/// every worker (itself too), then gathers the shares of all, in order.
+fn gather(
+    engine: &Engine,
+    shard: usize,
+    share: Option<Share>,
+    peers: Vec<SyncSender<(usize, Arc<Parsed>)>>,
+    inbox: &Receiver<(usize, Arc<Parsed>)>,
+) -> Vec<Arc<Parsed>> {
+    match share {
+        Some(Share::Events(events)) => {
+            for peer in &peers {
+                let _ = peer.send((shard, Arc::clone(&events)));
+            }
+        }
+        Some(Share::Lines(lines)) => {
+            let program = engine.program();
+            let parsed: Arc<Parsed> = Arc::new(
+                lines
+                    .iter()
+                    .map(|line| Event::from_json_bytes(program, line))
+                    .collect(),
+            );
+            for peer in &peers {
+                let _ = peer.send((shard, Arc::clone(&parsed)));
+            }
+        }
+        None => {}
+    }
+    let senders = peers.len();
+    drop(peers);
+    let mut shares: Vec<(usize, Arc<Parsed>)> = Vec::with_capacity(senders);
+    // Every worker that has a share sends it; the inbox closes when all
+    // are done with it (or one died).
+    while let Ok(share) = inbox.recv() {
+        shares.push(share);
+    }
+    shares.sort_by_key(|s| s.0);
+    shares.into_iter().map(|s| s.1).collect()
 }
 
 /// What one engine did for a batch: the output of all its events, in
@@ -745,7 +897,7 @@ fn column<E: Emit>(
     engine: &mut Engine,
     shard: usize,
     shards: usize,
-    events: &[Result<Event, EventError>],
+    shares: &[Arc<Parsed>],
     emit: E,
     stop: bool,
 ) -> Column<E::Item> {
@@ -754,9 +906,9 @@ fn column<E: Emit>(
     let mut column = Column {
         items: Vec::new(),
         timers: Vec::new(),
-        steps: Vec::with_capacity(events.len()),
+        steps: Vec::with_capacity(shares.iter().map(|s| s.len()).sum()),
     };
-    for parsed in events {
+    for parsed in shares.iter().flat_map(|share| share.iter()) {
         let event = match parsed {
             Ok(event) => event,
             Err(e) => {

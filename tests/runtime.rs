@@ -429,3 +429,31 @@ fn the_live_clock_advances_to_now_and_never_back() {
     assert!(runtime.advance_to_now().unwrap().is_empty());
     assert_eq!(runtime.clock(), Some(ahead));
 }
+
+#[test]
+fn submitted_batches_in_flight_give_the_same_answers() {
+    let program = compile_one(&std::fs::read_to_string(hotel_path()).unwrap());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hotel.events.jsonl");
+    let lines: Vec<Vec<u8>> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    let mut one = Runtime::new(Arc::clone(&program), 1);
+    let expected = one.process_lines(lines.clone(), LineOptions::new());
+    for threads in 2..=3 {
+        let mut runtime = Runtime::new(Arc::clone(&program), threads);
+        let mut answers = Vec::new();
+        let mut in_flight = None;
+        for chunk in lines.chunks(4) {
+            let sent = runtime.submit_lines(chunk.to_vec(), LineOptions::new());
+            if let Some(pending) = in_flight.replace(sent) {
+                answers.extend(jrule::PendingLines::wait(pending));
+            }
+        }
+        answers.extend(in_flight.map(jrule::PendingLines::wait).unwrap_or_default());
+        assert_eq!(answers, expected, "{threads} threads");
+        assert_eq!(runtime.save(), one.save());
+        assert_eq!(runtime.clock(), one.clock());
+    }
+}

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::failure::{rejected as rejected_label, Failure, LINE_TOO_LONG};
 use super::{read_sources, FAILED, OK, TROUBLE};
-use crate::{LineOptions, Program, Runtime, State};
+use crate::{LineOptions, PendingLines, Program, Runtime, State};
 
 /// Arguments of `jrule run`.
 #[derive(Args, Debug)]
@@ -110,24 +110,39 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         .map(|m| m.len())
         .filter(|_| args.events.as_os_str() != "-");
     let mut progress = super::progress::Progress::new("events", size, true);
-    while !stop {
-        let Batch {
-            lines: batch,
-            numbers,
-            too_long,
-            bytes,
-            end,
-        } = batches
-            .recv()
-            .map_err(|_| "the reading thread stopped".to_string())??;
-        progress.set(bytes);
-        stop = end;
-        let answers = if batch.is_empty() {
-            Vec::new()
+    // One batch in the engines' hands while the last one's answers are
+    // written and the next one read; with `--strict` one at a time, since
+    // nothing after the first rejected line may be processed.
+    let mut in_flight: Option<Sent> = None;
+    loop {
+        let sent = if stop {
+            None
         } else {
-            runtime.process_lines(batch, options)
+            let batch = batches
+                .recv()
+                .map_err(|_| "the reading thread stopped".to_string())??;
+            progress.set(batch.bytes);
+            stop = batch.end;
+            Some(Sent {
+                answers: (!batch.lines.is_empty())
+                    .then(|| runtime.submit_lines(batch.lines, options)),
+                numbers: batch.numbers,
+                too_long: batch.too_long,
+            })
         };
-        for (&line, result) in numbers.iter().zip(answers) {
+        let done = if args.strict {
+            sent
+        } else {
+            std::mem::replace(&mut in_flight, sent)
+        };
+        let Some(done) = done else {
+            if in_flight.is_none() {
+                break;
+            }
+            continue;
+        };
+        let answers = done.answers.map(PendingLines::wait).unwrap_or_default();
+        for (&line, result) in done.numbers.iter().zip(answers) {
             match result {
                 Ok(json) => out
                     .write_all(&json)
@@ -142,7 +157,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 }
             }
         }
-        if let (Some(line), false) = (too_long, args.strict && rejected > 0) {
+        if let (Some(line), false) = (done.too_long, args.strict && rejected > 0) {
             rejected += 1;
             let _ = writeln!(
                 err,
@@ -202,6 +217,14 @@ pub const MAX_EVENT_LINE: usize = 16 * 1024 * 1024;
 
 /// The largest state file read by `--state`, in bytes.
 pub const MAX_STATE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// A batch handed to the runtime: its answers to come, and what the
+/// reading found.
+struct Sent {
+    answers: Option<PendingLines>,
+    numbers: Vec<usize>,
+    too_long: Option<usize>,
+}
 
 /// Lines read for one batch, and their numbers.
 struct Batch {
