@@ -11,7 +11,8 @@
 //!
 //! Each worker thread owns its engine and runs *jobs* against it, in the
 //! order they were sent; every call of the runtime sends its jobs and waits
-//! for their answers (see [`Runtime`] for the bound on a worker's queue).
+//! for their answers, but [`Runtime::submit_lines`], which answers later
+//! (see [`Runtime`] for the bound on a worker's queue).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -21,10 +22,11 @@ use std::thread::JoinHandle;
 use crate::StateError;
 use crate::{shard_of, Carry, Decision, Engine, Event, EventError, Metrics, Program, State};
 
-/// How many jobs wait in a worker's queue at most. Every call of the
-/// runtime sends at most one job to each worker and waits for the answers,
-/// so the queue is never fuller than the number of threads calling at
-/// once; a sender finding it full blocks until the worker takes a job.
+/// How many jobs wait in a worker's queue at most. Every call sends one
+/// job to each worker; calls wait for their answers, except
+/// [`Runtime::submit_lines`], whose batches stay in the queue until the
+/// workers take them: once it is full, a sender blocks until a worker
+/// takes a job (backpressure), so memory stays at a few batches.
 const QUEUE: usize = 4;
 
 /// A job: runs on a worker's thread against its engine. The worker loop
@@ -54,12 +56,13 @@ static RUNTIMES: AtomicU64 = AtomicU64::new(0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// **Backpressure.** Every call sends one job to each worker (through a
-/// bounded queue of a few jobs) and returns when all have answered, so a
-/// producer can never run ahead of the workers: a fast producer is slowed
-/// to their pace, and the memory in flight is one call's events. Calls
-/// that change the engines take `&mut self`; a host serving several
-/// threads keeps the runtime behind a `Mutex`. Batches
+/// **Backpressure.** Every call sends one job to each worker, through a
+/// bounded queue of 4 jobs, and returns when all have answered — but
+/// [`submit_lines`](Runtime::submit_lines), which returns at once and
+/// answers later: a producer that outruns the workers blocks once their
+/// queues are full, and the memory in flight is a few batches. Calls that
+/// change the engines take `&mut self`; a host serving several threads
+/// keeps the runtime behind a `Mutex`. Batches
 /// ([`process_batch`](Runtime::process_batch),
 /// [`process_lines`](Runtime::process_lines)) pay the threads' round trip
 /// once for many events; [`process`](Runtime::process) pays it per event.
