@@ -1,91 +1,115 @@
-//! A host service embedding jrule: it compiles the hotel program once,
-//! shards customers over worker threads (one engine each), feeds them
-//! events, prints decisions, and saves each shard's state.
+//! A host service embedding jrule on the runtime: customers sharded over
+//! worker threads, each request answered with its event's own decisions,
+//! timer decisions routed to a notifier, a wall-clock ticker, a reload with
+//! a dry run, and the state saved at the end.
 //!
 //! ```text
-//! cargo run --example host_service                  # the built-in demo stream
+//! cargo run --example host_service                  # the hotel example's events
 //! cargo run --example host_service -- events.jsonl  # your own events
 //! ```
+//!
+//! The demo replays a stream of the past as requests, then starts the
+//! ticker, which fires every timer due by now. A live service starts the
+//! ticker first, and its clients stamp events with the current time.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::sync::{mpsc, Arc};
-use std::thread;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use jrule::{Engine, Event, Program, Source};
+use jrule::{Cause, Decision, Event, EventError, Program, Runtime, Source};
 
 const PROGRAM: &str = include_str!("hotel.jr");
-const DEMO: &str = r#"{"customer":"c1","signal":"booking_made","time":"2026-03-01T09:00:00Z","via":"web","data":{"hotel_id":"sf1","nights":3,"amount":540.0},"profile":{"tier":"gold","marketing_consent":true}}
-{"customer":"c2","signal":"booking_made","time":"2026-03-01T10:00:00Z","via":"web","data":{"hotel_id":"ny2","nights":1,"amount":120.0}}
-{"customer":"c1","signal":"arrived_at_hotel","time":"2026-03-02T15:00:00Z","at":"hotel","data":{"hotel_id":"sf1"}}
-{"customer":"c1","signal":"key_used","time":"2026-03-02T15:30:00Z","at":"hotel","data":{"room":1204}}
-{"customer":"c2","signal":"key_used","time":"2026-03-02T16:00:00Z","at":"hotel","data":{"room":7}}"#;
+const EVENTS: &str = include_str!("hotel.events.jsonl");
 
-const SHARDS: usize = 2;
+fn compile(text: &str) -> Result<Arc<Program>, Box<dyn std::error::Error>> {
+    Ok(Arc::new(
+        Program::compile(&[Source::new("hotel.jr", text)])?.program,
+    ))
+}
 
-fn shard_of(customer: &str) -> usize {
-    let mut h = DefaultHasher::new();
-    customer.hash(&mut h);
-    (h.finish() % SHARDS as u64) as usize
+/// Decisions nobody asked for (timers) go elsewhere: a queue, a notifier.
+fn route(timers: impl IntoIterator<Item = Decision>) {
+    for d in timers {
+        println!(
+            "notify   {}",
+            serde_json::to_string(&d.with_cause()).unwrap_or_default()
+        );
+    }
+}
+
+/// A request: one event as JSON. The answer is the event's own decisions;
+/// timers that fell due before it are routed.
+fn handle(runtime: &mut Runtime, line: &str) -> Result<Vec<Decision>, EventError> {
+    // Read with the runtime's current program; an event read before a
+    // reload is refused (`OtherProgram`) and must be read again.
+    let event = Event::from_json(runtime.program(), line)?;
+    let (own, timers): (Vec<_>, Vec<_>) = runtime
+        .process(&event)?
+        .into_iter()
+        .partition(|d| d.cause() == Cause::Event);
+    route(timers);
+    Ok(own)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let program = match Program::compile(&[Source::new("hotel.jr", PROGRAM)]) {
-        Ok(compiled) => Arc::new(compiled.program),
-        Err(e) => return Err(e.into()),
-    };
-    let text = match std::env::args().nth(1) {
+    let events = match std::env::args().nth(1) {
         Some(path) => std::fs::read_to_string(path)?,
-        None => DEMO.to_string(),
+        None => EVENTS.to_string(),
     };
+    let mut runtime = Runtime::new(compile(PROGRAM)?, 2);
+    // Accept events up to 5 s older than the clock (clients' clocks skew).
+    runtime.set_lateness(5_000);
+    let runtime = Arc::new(Mutex::new(runtime));
 
-    // One engine per worker thread; events for a customer always go to the same shard.
-    let (decisions_tx, decisions_rx) = mpsc::channel::<String>();
-    let mut senders = Vec::new();
-    let mut workers = Vec::new();
-    for shard in 0..SHARDS {
-        let (tx, rx) = mpsc::channel::<Event>();
-        senders.push(tx);
-        let program = Arc::clone(&program);
-        let out = decisions_tx.clone();
-        workers.push(thread::spawn(move || {
-            let mut engine = Engine::new(program);
-            let mut buffer = Vec::new();
-            for event in rx {
-                buffer.clear();
-                match engine.process_into(&event, &mut buffer) {
-                    Ok(()) => buffer.iter().for_each(|d| {
-                        let _ = out.send(d.to_json());
-                    }),
-                    Err(e) => eprintln!("shard {shard}: event rejected: {e}"),
-                }
-            }
-            (
-                shard,
-                engine.save().to_json().len(),
-                engine.customer_count(),
-            )
-        }));
-    }
-    drop(decisions_tx);
-
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        match Event::from_json(&program, line) {
-            Ok(event) => senders[shard_of(event.customer())].send(event)?,
-            Err(e) => eprintln!("line {}: event rejected: {e}", n + 1),
+    for line in events.lines().filter(|l| !l.trim().is_empty()) {
+        let mut runtime = runtime.lock().map_err(|_| "poisoned")?;
+        match handle(&mut runtime, line) {
+            Ok(own) => own
+                .iter()
+                .for_each(|d| println!("answer   {}", d.to_json())),
+            Err(e) => eprintln!("rejected [{}]: {e}", e.code()),
         }
     }
-    drop(senders);
-    for decision in decisions_rx {
-        println!("{decision}");
+
+    // Reload: a dry run first (what the state would lose), then the swap.
+    {
+        let mut runtime = runtime.lock().map_err(|_| "poisoned")?;
+        let stalled =
+            "  rule stalled:\n    when in arrived for 6h\n    then notify_staff(\"front_desk\")\n";
+        let next = compile(&PROGRAM.replace(stalled, ""))?;
+        let plan = runtime.plan_reload(next)?;
+        for line in plan.carry().lines() {
+            eprintln!("reload would drop: {line}");
+        }
+        runtime.apply_reload(plan)?; // or drop the plan: nothing changed
     }
-    for worker in workers {
-        let (shard, bytes, customers) = worker.join().map_err(|_| "a worker panicked")?;
-        eprintln!("shard {shard}: {customers} customers, state of {bytes} bytes");
-    }
+
+    // The live clock: every interval, fire the timers due by the wall clock.
+    let ticker = {
+        let runtime = Arc::clone(&runtime);
+        std::thread::spawn(move || {
+            for _ in 0..3 {
+                std::thread::sleep(Duration::from_millis(100));
+                let Ok(mut runtime) = runtime.lock() else {
+                    return;
+                };
+                match runtime.advance_to_now() {
+                    Ok(timers) => route(timers),
+                    Err(e) => eprintln!("ticker: {e}"),
+                }
+            }
+        })
+    };
+    ticker.join().map_err(|_| "the ticker panicked")?;
+
+    // Save: the whole state, merged from every shard. A state store goes
+    // here (per customer, incremental); until then, a file.
+    let runtime = runtime.lock().map_err(|_| "poisoned")?;
+    let state = runtime.save().to_json();
+    eprintln!(
+        "{} customers on {} threads, state of {} bytes",
+        runtime.customer_count(),
+        runtime.threads(),
+        state.len()
+    );
     Ok(())
 }

@@ -40,6 +40,7 @@ pub mod types;
 
 mod compile;
 mod engine;
+mod runtime;
 mod value;
 
 pub use check::{check, Checked, Resolved};
@@ -50,6 +51,7 @@ pub use engine::{
     EventError, Explanation, GoalCounts, Metrics, ProgramItem, RuleCounts, State, StateError,
     Verdict, WithCause,
 };
+pub use runtime::{LineOptions, PendingLines, ReloadError, ReloadPlan, Runtime};
 pub use source::{Source, SourceError, Span};
 pub use value::{Arg, Value};
 

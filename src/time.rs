@@ -133,6 +133,24 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Milliseconds of a duration written as the language writes it: digits
+/// and a unit, `s`, `m`, `h` or `d` (`30s`, `5m`, `2h`, `1d`); `None` for
+/// anything else, or past `i64::MAX` milliseconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let unit = match text.as_bytes().last()? {
+        b's' => 1_000,
+        b'm' => 60_000,
+        b'h' => 3_600_000,
+        b'd' => 86_400_000,
+        _ => return None,
+    };
+    let digits = &text[..text.len() - 1];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<i64>().ok()?.checked_mul(unit)
+}
+
 /// A duration in milliseconds as the language writes it, in the largest
 /// unit that divides it (`90m`, `2h`, `3d`); one that is not a whole number
 /// of seconds, which no literal says, in `ms`.

@@ -386,3 +386,128 @@ fn bench_reports_every_figure_as_json() {
     let bad = jrule(&["bench", "--synthetic", "--workload", "w9"], None);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Every example with events, with 1, 2 and 3 threads, with and without
+/// `--causes`: the same bytes for every thread count, and `--causes` adds
+/// a `cause` member and nothing else.
+#[test]
+fn threads_are_byte_identical_and_causes_only_add_a_member() {
+    let ours = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    for stem in ["airline", "bank_loan", "fund", "grocer", "hotel", "solar"] {
+        let program = format!("{ours}/{stem}.jr");
+        let events = format!("{ours}/{stem}.events.jsonl");
+        let run = |threads: &str, causes: bool| {
+            let mut args = vec![
+                "run",
+                &program,
+                "--events",
+                &events,
+                "--until",
+                "2026-12-31T00:00:00Z",
+                "--threads",
+                threads,
+            ];
+            if causes {
+                args.push("--causes");
+            }
+            let out = jrule(&args, None);
+            assert_ne!(out.status.code(), Some(2), "{stem}");
+            out.stdout
+        };
+        let plain = run("1", false);
+        let caused = run("1", true);
+        for threads in ["2", "3"] {
+            assert_eq!(run(threads, false), plain, "{stem} with {threads} threads");
+            assert_eq!(
+                run(threads, true),
+                caused,
+                "{stem} --causes, {threads} threads"
+            );
+        }
+        let plain = String::from_utf8(plain).unwrap();
+        let caused = String::from_utf8(caused).unwrap();
+        assert_eq!(plain.lines().count(), caused.lines().count());
+        for (p, c) in plain.lines().zip(caused.lines()) {
+            let mut c: serde_json::Value = serde_json::from_str(c).unwrap();
+            let cause = c.as_object_mut().unwrap().remove("cause").expect("a cause");
+            assert!(["event", "timer"].contains(&cause["kind"].as_str().unwrap()));
+            assert_eq!(c, serde_json::from_str::<serde_json::Value>(p).unwrap());
+        }
+    }
+    // The hotel's stream has both kinds.
+    let (program, events) = (
+        format!("{ours}/hotel.jr"),
+        format!("{ours}/hotel.events.jsonl"),
+    );
+    let out = jrule(
+        &[
+            "run",
+            &program,
+            "--events",
+            &events,
+            "--causes",
+            "--threads",
+            "2",
+        ],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""cause":{"kind":"event"}"#), "{text}");
+    assert!(
+        text.contains(r#""cause":{"kind":"timer","rule":"stay/nudge_app","deadline":"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn lateness_accepts_late_events_at_the_clock() {
+    let dir = scratch("lateness");
+    let program = dir.join("ping.jr");
+    std::fs::write(&program, "signal ping\naction pong\nwhen ping then pong\n").unwrap();
+    let program = program.to_str().unwrap();
+    let events = [
+        r#"{"customer":"a","signal":"ping","time":"2026-03-01T09:00:10Z"}"#,
+        r#"{"customer":"b","signal":"ping","time":"2026-03-01T09:00:05Z"}"#,
+        r#"{"customer":"c","signal":"ping","time":"2026-03-01T08:00:00Z"}"#,
+    ]
+    .join("\n");
+    let strict = jrule(&["run", program, "--events", "-"], Some(&events));
+    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&strict.stdout).lines().count(), 1);
+    for threads in ["1", "2"] {
+        let late = jrule(
+            &[
+                "run",
+                program,
+                "--events",
+                "-",
+                "--lateness",
+                "5s",
+                "--threads",
+                threads,
+            ],
+            Some(&events),
+        );
+        assert_eq!(
+            late.status.code(),
+            Some(1),
+            "the hour-late event is rejected"
+        );
+        let out = String::from_utf8_lossy(&late.stdout);
+        assert_eq!(
+            out.lines().nth(1).unwrap(),
+            r#"{"time":"2026-03-01T09:00:10Z","customer":"b","journey":null,"rule":"L3","action":"pong","args":{}}"#
+        );
+        let err = String::from_utf8_lossy(&late.stderr);
+        assert!(
+            err.contains("-:3: event rejected[jrule::event_out_of_order]"),
+            "{err}"
+        );
+    }
+    let bad = jrule(
+        &["run", program, "--events", "-", "--lateness", "5 s"],
+        Some(""),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`--lateness 5 s` is not a duration"));
+}

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::failure::{rejected as rejected_label, Failure, LINE_TOO_LONG};
 use super::{read_sources, FAILED, OK, TROUBLE};
-use crate::{Engine, Program, State};
+use crate::{LineOptions, PendingLines, Program, Runtime, State};
 
 /// Arguments of `jrule run`.
 #[derive(Args, Debug)]
@@ -34,6 +34,12 @@ pub struct RunArgs {
     /// Shard customers over N engines on N threads (same decisions, same order).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub threads: usize,
+    /// Give each decision line a `cause` member: the event, or the timer that fired it.
+    #[arg(long)]
+    pub causes: bool,
+    /// Accept events up to DURATION (like `5s`, `2m`) older than the clock, processed at the clock.
+    #[arg(long, value_name = "DURATION")]
+    pub lateness: Option<String>,
 }
 
 /// Runs the events through the program.
@@ -64,74 +70,79 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             return Err("the program does not check".into());
         }
     };
-    // `--strict` must stop exactly at the first rejected event: one engine.
-    let threads = if args.strict { 1 } else { args.threads.max(1) };
-    let mut shards: Vec<Engine> = match &args.state {
+    let lateness = match &args.lateness {
+        Some(d) => crate::time::parse_duration(d).ok_or_else(|| {
+            format!("`--lateness {d}` is not a duration like `5s`, `2m`, `1h` or `1d`")
+        })?,
+        None => 0,
+    };
+    let threads = args.threads.max(1);
+    let mut runtime = match &args.state {
         Some(path) if path.exists() => {
             let text = read_state(path)?;
             let state = State::from_json(&text).map_err(|e| state_failure(path, &e))?;
-            state
-                .split(threads)
-                .iter()
-                .map(|s| Engine::restore(own_copy(&program, threads), s))
-                .collect::<Result<_, _>>()
+            Runtime::restore(Arc::clone(&program), &state, threads)
                 .map_err(|e| state_failure(path, &e))?
         }
-        _ => (0..threads)
-            .map(|_| Engine::new(own_copy(&program, threads)))
-            .collect(),
+        _ => Runtime::new(Arc::clone(&program), threads),
     };
-    let mut input: Box<dyn BufRead> = if args.events.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
+    runtime.set_lateness(lateness);
+    // `--strict` stops exactly at the first rejected event: the engines
+    // stop there too, whatever the batch.
+    let options = LineOptions::new()
+        .causes(args.causes)
+        .stop_at_rejection(args.strict);
+    let input: Box<dyn BufRead + Send> = if args.events.as_os_str() == "-" {
+        Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin()))
     } else {
         let file = std::fs::File::open(&args.events)
             .map_err(|e| format!("cannot read `{}`: {e}", args.events.display()))?;
         Box::new(std::io::BufReader::with_capacity(1 << 16, file))
     };
     let name = args.events.display().to_string();
+    // Lines are read on a thread of their own, a batch ahead of the engines.
+    let batches = read_batches(input, name.clone());
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut rejected = 0usize;
-    let mut number = 0usize;
-    let batch_size = if threads == 1 { 1 } else { BATCH };
     let mut stop = false;
     let size = std::fs::metadata(&args.events)
         .ok()
         .map(|m| m.len())
         .filter(|_| args.events.as_os_str() != "-");
     let mut progress = super::progress::Progress::new("events", size, true);
-    let mut bytes = 0u64;
-    while !stop {
-        // A batch of lines, with their numbers.
-        let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch_size);
-        // A line too long to read ends the batch; it is rejected after it.
-        let mut too_long = None;
-        while batch.len() < batch_size {
-            let mut line = Vec::new();
-            let kind = read_line(&mut *input, &mut line, MAX_EVENT_LINE)
-                .map_err(|e| format!("cannot read `{name}`: {e}"))?;
-            if kind == Line::End {
-                stop = true;
+    // One batch in the engines' hands while the last one's answers are
+    // written and the next one read; with `--strict` one at a time, since
+    // nothing after the first rejected line may be processed.
+    let mut in_flight: Option<Sent> = None;
+    loop {
+        let sent = if stop {
+            None
+        } else {
+            let batch = batches
+                .recv()
+                .map_err(|_| "the reading thread stopped".to_string())??;
+            progress.set(batch.bytes);
+            stop = batch.end;
+            Some(Sent {
+                answers: (!batch.lines.is_empty())
+                    .then(|| runtime.submit_lines(batch.lines, options)),
+                numbers: batch.numbers,
+                too_long: batch.too_long,
+            })
+        };
+        let done = if args.strict {
+            sent
+        } else {
+            std::mem::replace(&mut in_flight, sent)
+        };
+        let Some(done) = done else {
+            if in_flight.is_none() {
                 break;
             }
-            bytes += line.len() as u64 + 1;
-            number += 1;
-            if number % 4096 == 0 {
-                progress.set(bytes);
-            }
-            if kind == Line::TooLong {
-                too_long = Some(number);
-                break;
-            }
-            let end = line
-                .iter()
-                .rposition(|b| !b.is_ascii_whitespace())
-                .map_or(0, |i| i + 1);
-            if end > 0 {
-                line.truncate(end);
-                batch.push((number, line));
-            }
-        }
-        for (line, result) in shard::run_batch(&program, &mut shards, &batch) {
+            continue;
+        };
+        let answers = done.answers.map(PendingLines::wait).unwrap_or_default();
+        for (&line, result) in done.numbers.iter().zip(answers) {
             match result {
                 Ok(json) => out
                     .write_all(&json)
@@ -146,7 +157,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 }
             }
         }
-        if let (Some(line), false) = (too_long, args.strict && rejected > 0) {
+        if let (Some(line), false) = (done.too_long, args.strict && rejected > 0) {
             rejected += 1;
             let _ = writeln!(
                 err,
@@ -158,26 +169,30 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     }
     progress.finish();
     if let (Some(until), false) = (until, args.strict && rejected > 0) {
-        let decisions = shard::advance_all(&mut shards, until)
+        let decisions = runtime
+            .advance_to(until)
             .map_err(|e| Failure::coded(e.code(), format!("--until: {e}")))?;
-        let mut json = Vec::new();
-        shard::write_json(&mut json, &decisions);
-        out.write_all(&json)
-            .map_err(|e| format!("cannot write decisions: {e}"))?;
+        for d in &decisions {
+            let written = if args.causes {
+                serde_json::to_writer(&mut out, &d.with_cause())
+            } else {
+                serde_json::to_writer(&mut out, d)
+            };
+            written
+                .map_err(|e| e.to_string())
+                .and_then(|()| out.write_all(b"\n").map_err(|e| e.to_string()))
+                .map_err(|e| format!("cannot write decisions: {e}"))?;
+        }
     }
     out.flush()
         .map_err(|e| format!("cannot write decisions: {e}"))?;
     if let Some(path) = &args.state {
-        let parts: Vec<State> = shards.iter().map(Engine::save).collect();
-        let state = State::merge(&parts).ok_or("no engine to save")?;
+        let state = runtime.save();
         write_atomically(path, state.to_json().as_bytes())
             .map_err(|e| format!("cannot save state `{}`: {e}", path.display()))?;
     }
     if let Some(path) = &args.metrics {
-        let mut metrics = shards[0].metrics();
-        for shard in &shards[1..] {
-            metrics.add(&shard.metrics());
-        }
+        let metrics = runtime.metrics();
         let text =
             serde_json::to_string_pretty(&metrics.to_json(&program)).map_err(|e| e.to_string())?;
         write_atomically(path, text.as_bytes())
@@ -191,18 +206,8 @@ pub(super) fn state_failure(path: &Path, e: &crate::StateError) -> Failure {
     Failure::coded(e.code(), format!("state `{}`: {e}", path.display()))
 }
 
-/// Each engine of several gets its own copy of the program: decisions hold
-/// a reference to it, and a count shared between threads would bounce
-/// between their cores on every decision.
-fn own_copy(program: &Arc<Program>, threads: usize) -> Arc<Program> {
-    if threads == 1 {
-        Arc::clone(program)
-    } else {
-        Arc::new(Program::clone(program))
-    }
-}
-
-/// Lines read and processed together when customers are sharded.
+/// Lines read and processed together: the engines' threads read a batch
+/// in parallel, then decide it.
 const BATCH: usize = 8192;
 
 /// The longest line of events read, in bytes, without its line break. A
@@ -212,6 +217,93 @@ pub const MAX_EVENT_LINE: usize = 16 * 1024 * 1024;
 
 /// The largest state file read by `--state`, in bytes.
 pub const MAX_STATE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// A batch handed to the runtime: its answers to come, and what the
+/// reading found.
+struct Sent {
+    answers: Option<PendingLines>,
+    numbers: Vec<usize>,
+    too_long: Option<usize>,
+}
+
+/// Lines read for one batch, and their numbers.
+struct Batch {
+    lines: Vec<Vec<u8>>,
+    numbers: Vec<usize>,
+    /// A line too long to read ends the batch; it is rejected after it.
+    too_long: Option<usize>,
+    /// Bytes read so far.
+    bytes: u64,
+    /// The input ended.
+    end: bool,
+}
+
+/// Reads batches of at most [`BATCH`] lines on a thread, one batch ahead:
+/// blank lines are skipped and trailing white space cut. The thread stops
+/// at the end of the input, at an error, or when the batches are no
+/// longer received; it is not joined, since stdin may never end.
+fn read_batches(
+    mut input: Box<dyn BufRead + Send>,
+    name: String,
+) -> std::sync::mpsc::Receiver<Result<Batch, String>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let read = move || {
+        let mut number = 0usize;
+        let mut bytes = 0u64;
+        loop {
+            let mut batch = Batch {
+                lines: Vec::with_capacity(BATCH),
+                numbers: Vec::with_capacity(BATCH),
+                too_long: None,
+                bytes: 0,
+                end: false,
+            };
+            while batch.lines.len() < BATCH {
+                let mut line = Vec::new();
+                let kind = match read_line(&mut *input, &mut line, MAX_EVENT_LINE) {
+                    Ok(kind) => kind,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("cannot read `{name}`: {e}")));
+                        return;
+                    }
+                };
+                if kind == Line::End {
+                    batch.end = true;
+                    break;
+                }
+                bytes += line.len() as u64 + 1;
+                number += 1;
+                if kind == Line::TooLong {
+                    batch.too_long = Some(number);
+                    break;
+                }
+                let end = line
+                    .iter()
+                    .rposition(|b| !b.is_ascii_whitespace())
+                    .map_or(0, |i| i + 1);
+                if end > 0 {
+                    line.truncate(end);
+                    batch.lines.push(line);
+                    batch.numbers.push(number);
+                }
+            }
+            batch.bytes = bytes;
+            let end = batch.end;
+            if tx.send(Ok(batch)).is_err() || end {
+                return;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("jrule-read".into())
+        .spawn(read)
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let _ = tx.send(Err(format!("cannot start the reading thread: {e}")));
+        return rx;
+    }
+    rx
+}
 
 /// What [`read_line`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,172 +360,6 @@ pub(super) fn read_state(path: &Path) -> Result<String, String> {
         ));
     }
     String::from_utf8(bytes).map_err(|_| format!("state `{shown}`: not UTF-8 text"))
-}
-
-/// Sharding customers over engines on threads, with the decisions of a
-/// single engine, in the same order.
-mod shard {
-    use std::sync::Arc;
-
-    use crate::engine::shard_of;
-    use crate::{Decision, Engine, Event, EventError, Program};
-
-    /// Decisions as JSON Lines.
-    pub(super) fn write_json(buf: &mut Vec<u8>, decisions: &[Decision]) {
-        for d in decisions {
-            if serde_json::to_writer(&mut *buf, d).is_ok() {
-                buf.push(b'\n');
-            }
-        }
-    }
-
-    /// The decisions of one line: its timers' (time, customer, JSON), and
-    /// its own event's JSON or why it was rejected.
-    type Step = (
-        Vec<(i64, Arc<str>, Vec<u8>)>,
-        Option<Result<Vec<u8>, EventError>>,
-    );
-
-    /// Every engine advances to each event's time (so timers fire where a
-    /// single engine fires them), and the owner of the event's customer
-    /// processes it. Timer decisions of one instant are merged by time,
-    /// then customer; a customer's decisions all come from one engine.
-    /// Parsing, deciding and writing JSON happen on the engines' threads.
-    pub(super) fn run_batch(
-        program: &Arc<Program>,
-        shards: &mut [Engine],
-        batch: &[(usize, Vec<u8>)],
-    ) -> Vec<(usize, Result<Vec<u8>, EventError>)> {
-        let n = shards.len();
-        if n == 1 {
-            let engine = &mut shards[0];
-            let mut out = Vec::new();
-            return batch
-                .iter()
-                .map(|(line, bytes)| {
-                    out.clear();
-                    let result = Event::from_json_bytes(program, bytes)
-                        .and_then(|e| engine.process_into(&e, &mut out));
-                    (
-                        *line,
-                        result.map(|()| {
-                            let mut json = Vec::new();
-                            write_json(&mut json, &out);
-                            json
-                        }),
-                    )
-                })
-                .collect();
-        }
-        // Parse in parallel.
-        let chunk = batch.len().div_ceil(n).max(1);
-        let events: Vec<Result<Event, EventError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|(_, b)| Event::from_json_bytes(program, b))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        // Decide in parallel.
-        let per_shard: Vec<Vec<Step>> = std::thread::scope(|s| {
-            let events = &events;
-            let handles: Vec<_> = shards
-                .iter_mut()
-                .enumerate()
-                .map(|(w, engine)| {
-                    s.spawn(move || {
-                        let mut out = Vec::new();
-                        events
-                            .iter()
-                            .map(|e| {
-                                let Ok(event) = e else {
-                                    return (Vec::new(), None);
-                                };
-                                let owner = shard_of(event.customer(), n) == w;
-                                match engine.advance_to(event.time()) {
-                                    Ok(timers) => {
-                                        let timers = timers
-                                            .iter()
-                                            .map(|d| {
-                                                let mut json = Vec::new();
-                                                write_json(&mut json, std::slice::from_ref(d));
-                                                (d.time(), Arc::clone(&d.customer), json)
-                                            })
-                                            .collect();
-                                        let own = owner.then(|| {
-                                            out.clear();
-                                            engine.process_into(event, &mut out).map(|()| {
-                                                let mut json = Vec::new();
-                                                write_json(&mut json, &out);
-                                                json
-                                            })
-                                        });
-                                        (timers, own)
-                                    }
-                                    Err(e) => (Vec::new(), owner.then_some(Err(e))),
-                                }
-                            })
-                            .collect::<Vec<Step>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        let mut columns: Vec<std::vec::IntoIter<Step>> =
-            per_shard.into_iter().map(Vec::into_iter).collect();
-        let mut results = Vec::with_capacity(batch.len());
-        for ((line, _), parsed) in batch.iter().zip(events) {
-            let mut timers = Vec::new();
-            let mut own: Option<Result<Vec<u8>, EventError>> = None;
-            for column in &mut columns {
-                if let Some((t, o)) = column.next() {
-                    timers.extend(t);
-                    if o.is_some() {
-                        own = o;
-                    }
-                }
-            }
-            timers.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-            let mut json: Vec<u8> = timers.into_iter().flat_map(|t| t.2).collect();
-            let result = match (parsed, own) {
-                (Err(e), _) => Err(e),
-                (Ok(_), Some(Err(e))) => Err(e),
-                (Ok(_), Some(Ok(mine))) => {
-                    json.extend(mine);
-                    Ok(json)
-                }
-                (Ok(_), None) => Ok(json),
-            };
-            results.push((*line, result));
-        }
-        results
-    }
-
-    /// Advances every engine to `time`; the timer decisions merged by time,
-    /// then customer.
-    pub(super) fn advance_all(
-        shards: &mut [Engine],
-        time: i64,
-    ) -> Result<Vec<Decision>, EventError> {
-        let mut all = Vec::new();
-        for engine in shards.iter_mut() {
-            all.extend(engine.advance_to(time)?);
-        }
-        all.sort_by(|a, b| (a.time(), a.customer()).cmp(&(b.time(), b.customer())));
-        Ok(all)
-    }
 }
 
 /// Writes beside the target, syncs, then renames over it: a crash leaves

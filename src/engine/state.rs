@@ -217,6 +217,19 @@ impl Carry {
         self.dropped.is_empty()
     }
 
+    /// Adds the report of another engine that shared the customers out
+    /// with this one: counts of customers and their items add up; the
+    /// metrics' lines, which every engine reports alike, are kept once.
+    pub(crate) fn add_engine(&mut self, other: &Carry) {
+        for (key, &n) in &other.dropped {
+            let count = self.dropped.entry(key.clone()).or_default();
+            match key.1 {
+                Unit::Metrics | Unit::ArmCounts => *count = (*count).max(n),
+                _ => *count += n,
+            }
+        }
+    }
+
     /// One line per thing dropped and kind of state, sorted: what is gone
     /// or changed, then what that cost, as in ``journey `onboarding` is
     /// gone: 12 customers left it``.

@@ -663,15 +663,7 @@ fn out_of_range(span: Span, what: &str, text: &str) -> Diagnostic {
 
 /// Milliseconds of a duration literal like `30m`.
 pub(crate) fn duration_ms(text: &str) -> Option<u64> {
-    let (digits, unit) = text.split_at(text.len() - 1);
-    let n: u64 = digits.parse().ok()?;
-    let unit = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => 86_400_000,
-    };
-    n.checked_mul(unit).filter(|&ms| ms <= i64::MAX as u64)
+    crate::time::parse_duration(text).and_then(|ms| u64::try_from(ms).ok())
 }
 
 fn expr(at: At, pair: Pair<'_, Rule>) -> Result<(Expr, usize), Diagnostic> {
