@@ -16,9 +16,10 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::store::{Checkpoint, Header, Loader, StateStore, StoreError};
 use crate::StateError;
 use crate::{shard_of, Carry, Decision, Engine, Event, EventError, Metrics, Program, State};
 
@@ -116,6 +117,25 @@ pub struct Runtime {
     /// what a [`ReloadPlan`] was prepared from.
     id: u64,
     changes: u64,
+    /// The state store customers are loaded from and checkpointed to.
+    store: Option<Attached>,
+}
+
+/// A runtime's state store and each worker's loader.
+struct Attached {
+    store: Arc<dyn StateStore>,
+    loaders: Arc<[Mutex<Loader>]>,
+    /// The records may be of another program than the engines'.
+    mixed: bool,
+}
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attached")
+            .field("loaders", &self.loaders)
+            .field("mixed", &self.mixed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One worker thread and the queue of its jobs.
@@ -335,7 +355,100 @@ impl Runtime {
             clock: Arc::new(Clock(AtomicI64::new(i64::MIN))),
             id: RUNTIMES.fetch_add(1, Ordering::Relaxed),
             changes: 0,
+            store: None,
         }
+    }
+
+    /// A runtime of `threads` engines on a state store: the clock and
+    /// metrics come from the store's last checkpoint, and each customer is
+    /// loaded when its first event comes, or before its first timer falls
+    /// due ([`Loader`]). A store written for another program is carried
+    /// record by record, as a state file is on reload ([`carry`](Runtime::carry)).
+    /// Write checkpoints with [`checkpoint`](Runtime::checkpoint).
+    pub fn open(
+        program: Arc<Program>,
+        store: Arc<dyn StateStore>,
+        threads: usize,
+    ) -> Result<Runtime, StoreError> {
+        let mut runtime = Runtime::new(program, threads);
+        let n = runtime.workers.len();
+        let jobs = (0..n)
+            .map(|shard| {
+                let store = Arc::clone(&store);
+                move |engine: &mut Engine| {
+                    let program = Arc::clone(engine.program());
+                    let (mut opened, loader) = Loader::open(program, store, shard, n)?;
+                    opened.track_changes(true);
+                    *engine = opened;
+                    Ok((loader, engine.clock()))
+                }
+            })
+            .collect();
+        let mut loaders = Vec::with_capacity(n);
+        for opened in runtime.on_each(jobs) {
+            let (loader, clock) = opened?;
+            runtime.clock.set(clock);
+            loaders.push(Mutex::new(loader));
+        }
+        let mixed = loaders.iter().any(|l| {
+            l.lock()
+                .map(|l: std::sync::MutexGuard<'_, Loader>| l.carry().is_some())
+                .unwrap_or(true)
+        });
+        runtime.store = Some(Attached {
+            store,
+            loaders: loaders.into(),
+            mixed,
+        });
+        Ok(runtime)
+    }
+
+    /// Writes the customers changed since the last checkpoint and the
+    /// engine-wide header (clock, metrics, and the host's input `position`)
+    /// in one transaction of the store. Returns how many customers were
+    /// written; nothing without a store. On an error the changes stay
+    /// recorded for the next checkpoint.
+    pub fn checkpoint(&mut self, position: Option<String>) -> Result<usize, StoreError> {
+        let Some(attached) = &self.store else {
+            return Ok(0);
+        };
+        let parts = self.on_all(|_, engine| (engine.save_header(), engine.take_changes()));
+        let (headers, changes): (Vec<State>, Vec<_>) = parts.into_iter().unzip();
+        let state = State::merge(&headers)
+            .unwrap_or_else(|| Engine::new(Arc::clone(&self.program)).save_header());
+        let mut header = Header::new(&self.program, state, position);
+        if attached.mixed {
+            header = header.mixed();
+        }
+        let checkpoint = Checkpoint {
+            header,
+            changes: changes.into_iter().flatten().collect(),
+        };
+        match attached.store.commit(&checkpoint) {
+            Ok(()) => Ok(checkpoint.changes.len()),
+            Err(e) => {
+                let ids: Arc<Vec<Arc<str>>> =
+                    Arc::new(checkpoint.changes.into_iter().map(|(id, _)| id).collect());
+                let n = self.workers.len();
+                self.on_all(move |shard, engine| {
+                    engine.mark_changed(ids.iter().filter(|id| shard_of(id, n) == shard));
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// For a runtime on a store written for another program: what carrying
+    /// the records loaded so far dropped, merged over the engines.
+    pub fn carry(&self) -> Option<Carry> {
+        let attached = self.store.as_ref()?;
+        let mut all: Option<Carry> = None;
+        for loader in attached.loaders.iter() {
+            if let Some(c) = loader.lock().ok().and_then(|l| l.carry().cloned()) {
+                all.get_or_insert_with(Carry::default).add(&c);
+            }
+        }
+        all
     }
 
     /// A runtime of `threads` engines with a saved state (saved with any
@@ -444,9 +557,15 @@ impl Runtime {
         self.changes += 1;
         let mut all = Vec::new();
         let mut error = None;
-        for (result, clock) in
-            self.on_all(move |_, engine| (engine.advance_to(time), engine.clock()))
-        {
+        let loaders = self.store.as_ref().map(|a| Arc::clone(&a.loaders));
+        for (result, clock) in self.on_all(move |shard, engine| {
+            let mut loader = loaders.as_ref().and_then(|l| l[shard].lock().ok());
+            let loaded = load(loader.as_deref_mut(), engine, None, time);
+            (
+                loaded.and_then(|()| engine.advance_to(time)),
+                engine.clock(),
+            )
+        }) {
             self.clock.set(clock);
             match result {
                 Ok(decisions) => all.extend(decisions),
@@ -563,16 +682,32 @@ impl Runtime {
         self.changes += 1;
         self.program = program;
         let lateness = self.lateness;
+        let stored = self.store.is_some();
         let jobs = engines
             .into_iter()
             .map(|mut new| {
                 move |engine: &mut Engine| {
                     new.set_lateness(lateness);
+                    if stored {
+                        // Every loaded customer is written again (its state
+                        // may have been carried), and the deletions pending.
+                        new.track_changes(true);
+                        new.mark_all_changed();
+                        new.mark_changed(engine.take_changed_ids().iter());
+                    }
                     *engine = new;
                 }
             })
             .collect();
         self.on_each(jobs);
+        if let Some(attached) = &mut self.store {
+            attached.mixed = true;
+            for loader in attached.loaders.iter() {
+                if let Ok(mut loader) = loader.lock() {
+                    loader.carry_from_now();
+                }
+            }
+        }
     }
 
     /// Sends a batch to every worker: each reads its share of the lines
@@ -603,9 +738,12 @@ impl Runtime {
             let peers: Vec<SyncSender<(usize, Arc<Parsed>)>> = inboxes.clone();
             let replies = replies.clone();
             let clock = Arc::clone(&self.clock);
+            let loaders = self.store.as_ref().map(|a| Arc::clone(&a.loaders));
             let job: Job = Box::new(move |engine: &mut Engine| {
                 let events = gather(engine, shard, share, peers, &inbox);
-                let column = column(engine, shard, n, &events, emit, stop);
+                let mut loader = loaders.as_ref().and_then(|l| l[shard].lock().ok());
+                let column = column(engine, loader.as_deref_mut(), shard, n, &events, emit, stop);
+                drop(loader);
                 drop(events);
                 clock.note(engine);
                 let _ = replies.send((shard, column));
@@ -892,12 +1030,36 @@ impl Emit for AsJson {
     }
 }
 
+/// Loads from the store what an event (of `customer`, on its owner) or an
+/// advance at `time` needs. A customer that cannot be loaded makes its
+/// event rejected; a timer's customer that cannot be loaded is logged and
+/// tried again at the next event.
+fn load(
+    loader: Option<&mut Loader>,
+    engine: &mut Engine,
+    customer: Option<&str>,
+    time: i64,
+) -> Result<(), EventError> {
+    let Some(loader) = loader else {
+        return Ok(());
+    };
+    match loader.prepare(engine, customer, time) {
+        Ok(()) => Ok(()),
+        Err(e) if customer.is_some() => Err(EventError::Store(e.to_string())),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load a customer whose timer is due");
+            Ok(())
+        }
+    }
+}
+
 /// One worker's pass over a batch: it advances through every event and
 /// processes those of its customers. Every engine has the same clock, so
 /// an event is refused by all or by none; with `stop`, all stop after the
 /// first refused.
 fn column<E: Emit>(
     engine: &mut Engine,
+    mut loader: Option<&mut Loader>,
     shard: usize,
     shards: usize,
     shares: &[Arc<Parsed>],
@@ -931,7 +1093,13 @@ fn column<E: Emit>(
         };
         let owner = shard_of(event.customer(), shards) == shard;
         let admitted = if event.layout == layout {
-            engine.advance_into(event.time(), &mut scratch)
+            load(
+                loader.as_deref_mut(),
+                engine,
+                owner.then(|| event.customer()),
+                event.time(),
+            )
+            .and_then(|()| engine.advance_into(event.time(), &mut scratch))
         } else {
             Err(EventError::OtherProgram)
         };

@@ -108,6 +108,14 @@ impl Header {
         self.position.as_deref()
     }
 
+    /// A header whose records may have been written by several programs
+    /// (the engine's program was reloaded since the store was opened):
+    /// every record is then carried when loaded.
+    pub fn mixed(mut self) -> Header {
+        self.program = String::new();
+        self
+    }
+
     /// Whether the records were written for this program (same journeys,
     /// stages, goals, rules, fields and signals): they then restore
     /// strictly; otherwise they are carried, as a state file is on reload.
@@ -288,6 +296,12 @@ impl Loader {
     /// (those loaded so far) dropped; `None` when it was written for this one.
     pub fn carry(&self) -> Option<&Carry> {
         self.carry.as_ref()
+    }
+
+    /// Carries every record loaded from now on (after the engine's program
+    /// was reloaded, the stored records were written for another).
+    pub(crate) fn carry_from_now(&mut self) {
+        self.carry.get_or_insert_with(Carry::default);
     }
 
     /// How many customers were loaded so far.

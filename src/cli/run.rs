@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::failure::{rejected as rejected_label, Failure, LINE_TOO_LONG};
 use super::{read_sources, FAILED, OK, TROUBLE};
+use crate::store::write_atomically;
 use crate::{LineOptions, PendingLines, Program, Runtime, State};
 
 /// Arguments of `jrule run`.
@@ -28,6 +29,17 @@ pub struct RunArgs {
     /// Load the state from FILE if it exists; save it back atomically at the end.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Keep state per customer in the redb database PATH: resume from its last
+    /// checkpoint (customers loaded as they come), checkpoint into it as the
+    /// run goes and at the end.
+    #[arg(long, value_name = "PATH", conflicts_with = "state")]
+    pub store: Option<PathBuf>,
+    /// With `--store`: checkpoint after every N events (and at the end).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub checkpoint_every: usize,
+    /// With `--store`: checkpoint also when DURATION (like `1s`) of wall-clock time has passed since the last.
+    #[arg(long, value_name = "DURATION")]
+    pub checkpoint_interval: Option<String>,
     /// Write per-rule, per-stage, per-arm and per-goal counts as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
@@ -77,8 +89,39 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         None => 0,
     };
     let threads = args.threads.max(1);
-    let mut runtime = match &args.state {
-        Some(path) if path.exists() => {
+    let name = args.events.display().to_string();
+    let interval = match &args.checkpoint_interval {
+        Some(d) => Some(crate::time::parse_duration(d).ok_or_else(|| {
+            format!("`--checkpoint-interval {d}` is not a duration like `1s` or `5m`")
+        })?),
+        None => None,
+    };
+    let mut resume_after = 0usize;
+    let mut runtime = match (&args.state, &args.store) {
+        (_, Some(path)) => {
+            let failed = |e: crate::store::StoreError| {
+                Failure::coded(e.code(), format!("store `{}`: {e}", path.display()))
+            };
+            let store: Arc<dyn crate::store::StateStore> =
+                Arc::new(crate::store::RedbStore::open(path).map_err(failed)?);
+            if let Some(position) = store
+                .header()
+                .map_err(failed)?
+                .as_ref()
+                .and_then(|h| h.position().and_then(Position::read))
+            {
+                if position.events == name && !position.complete {
+                    resume_after = position.line;
+                    let _ = writeln!(
+                        err,
+                        "resuming `{name}` after line {} (the store's last checkpoint)",
+                        position.line
+                    );
+                }
+            }
+            Runtime::open(Arc::clone(&program), store, threads).map_err(failed)?
+        }
+        (Some(path), None) if path.exists() => {
             let text = read_state(path)?;
             let state = State::from_json(&text).map_err(|e| state_failure(path, &e))?;
             Runtime::restore(Arc::clone(&program), &state, threads)
@@ -86,6 +129,10 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         }
         _ => Runtime::new(Arc::clone(&program), threads),
     };
+    let stored = args.store.is_some();
+    let mut last_line = resume_after;
+    let mut since_checkpoint = 0usize;
+    let mut last_checkpoint = std::time::Instant::now();
     runtime.set_lateness(lateness);
     // `--strict` stops exactly at the first rejected event: the engines
     // stop there too, whatever the batch.
@@ -99,7 +146,6 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             .map_err(|e| format!("cannot read `{}`: {e}", args.events.display()))?;
         Box::new(std::io::BufReader::with_capacity(1 << 16, file))
     };
-    let name = args.events.display().to_string();
     // Lines are read on a thread of their own, a batch ahead of the engines.
     let batches = read_batches(input, name.clone());
     let mut out = BufWriter::with_capacity(1 << 16, out);
@@ -123,6 +169,21 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 .map_err(|_| "the reading thread stopped".to_string())??;
             progress.set(batch.bytes);
             stop = batch.end;
+            let mut batch = batch;
+            if resume_after > 0 {
+                // Lines up to the store's checkpoint were processed before.
+                let keep = batch
+                    .numbers
+                    .iter()
+                    .take_while(|&&n| n <= resume_after)
+                    .count();
+                batch.lines.drain(..keep);
+                batch.numbers.drain(..keep);
+                batch.too_long = batch.too_long.filter(|&n| n > resume_after);
+            }
+            last_line = last_line.max(batch.numbers.last().copied().unwrap_or(0));
+            last_line = last_line.max(batch.too_long.unwrap_or(0));
+            since_checkpoint += batch.numbers.len();
             Some(Sent {
                 answers: (!batch.lines.is_empty())
                     .then(|| runtime.submit_lines(batch.lines, options)),
@@ -130,7 +191,9 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 too_long: batch.too_long,
             })
         };
-        let done = if args.strict {
+        // With a store, a checkpoint must hold exactly the lines answered:
+        // one batch at a time.
+        let done = if args.strict || stored {
             sent
         } else {
             std::mem::replace(&mut in_flight, sent)
@@ -166,6 +229,15 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             );
             stop |= args.strict;
         }
+        let due = since_checkpoint >= args.checkpoint_every.max(1)
+            || interval.is_some_and(|i| last_checkpoint.elapsed().as_millis() >= i as u128);
+        if stored && due && !stop {
+            out.flush()
+                .map_err(|e| format!("cannot write decisions: {e}"))?;
+            checkpoint(&mut runtime, &args.store, &name, last_line, false)?;
+            since_checkpoint = 0;
+            last_checkpoint = std::time::Instant::now();
+        }
     }
     progress.finish();
     if let (Some(until), false) = (until, args.strict && rejected > 0) {
@@ -191,6 +263,14 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         write_atomically(path, state.to_json().as_bytes())
             .map_err(|e| format!("cannot save state `{}`: {e}", path.display()))?;
     }
+    if stored {
+        // A run stopped by `--strict` may be resumed after the checkpoint.
+        let complete = !(args.strict && rejected > 0);
+        checkpoint(&mut runtime, &args.store, &name, last_line, complete)?;
+        if let Some(carry) = runtime.carry().filter(|c| !c.is_empty()) {
+            let _ = writeln!(err, "the store was written by another program; carrying its customers dropped:\n{carry}");
+        }
+    }
     if let Some(path) = &args.metrics {
         let metrics = runtime.metrics();
         let text =
@@ -199,6 +279,40 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             .map_err(|e| format!("cannot write metrics `{}`: {e}", path.display()))?;
     }
     Ok(if rejected > 0 { FAILED } else { OK })
+}
+
+/// Where `jrule run --store` was in its input at a checkpoint.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Position {
+    events: String,
+    line: usize,
+    /// The run read its input to the end.
+    complete: bool,
+}
+
+impl Position {
+    fn read(text: &str) -> Option<Position> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+fn checkpoint(
+    runtime: &mut Runtime,
+    path: &Option<PathBuf>,
+    events: &str,
+    line: usize,
+    complete: bool,
+) -> Result<(), Failure> {
+    let position = Position {
+        events: events.to_string(),
+        line,
+        complete,
+    };
+    let position = serde_json::to_string(&position).map_err(|e| e.to_string())?;
+    runtime.checkpoint(Some(position)).map(drop).map_err(|e| {
+        let shown = path.as_deref().unwrap_or(Path::new("")).display();
+        Failure::coded(e.code(), format!("store `{shown}`: {e}"))
+    })
 }
 
 /// A state that cannot be read or restored, with its code.
@@ -360,28 +474,4 @@ pub(super) fn read_state(path: &Path) -> Result<String, String> {
         ));
     }
     String::from_utf8(bytes).map_err(|_| format!("state `{shown}`: not UTF-8 text"))
-}
-
-/// Writes beside the target, syncs, then renames over it: a crash leaves
-/// either the old file or the new one, never a torn one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&temp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

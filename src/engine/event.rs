@@ -78,6 +78,10 @@ pub enum EventError {
         /// The engine's clock: the time of the last event or timer.
         clock: i64,
     },
+    /// The customer's state could not be loaded from the state store (see
+    /// [`StoreError`](crate::store::StoreError)): the event is not processed.
+    #[error("cannot load the customer's state: {0}")]
+    Store(String),
     /// The signal has no such field.
     #[error("signal `{signal}` has no field `{field}`")]
     UnknownField {
@@ -126,6 +130,7 @@ impl EventError {
             EventError::BadTime(_) => "jrule::event_bad_time",
             EventError::TimeOutOfRange { .. } => "jrule::event_time_out_of_range",
             EventError::OutOfOrder { .. } => "jrule::event_out_of_order",
+            EventError::Store(_) => "jrule::event_store",
             EventError::UnknownField { .. } => "jrule::event_unknown_field",
             EventError::MissingField { .. } => "jrule::event_missing_field",
             EventError::UnknownProfileField(_) => "jrule::event_unknown_profile_field",

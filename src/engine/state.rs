@@ -754,6 +754,14 @@ impl Engine {
         }
     }
 
+    /// Takes the ids recorded as changed, without their states.
+    pub(crate) fn take_changed_ids(&mut self) -> Vec<Arc<str>> {
+        self.changed
+            .as_mut()
+            .map(|c| c.drain().collect())
+            .unwrap_or_default()
+    }
+
     /// Records every customer as changed, when tracking.
     pub(crate) fn mark_all_changed(&mut self) {
         if let Some(changed) = &mut self.changed {
