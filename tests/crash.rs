@@ -329,3 +329,89 @@ fn a_killed_run_leaves_the_old_state_or_the_new_one_and_resumes() {
          resumed: {resumed:?}"
     );
 }
+
+/// `jrule run --store`: a run killed at any moment leaves the store at its
+/// last complete checkpoint; the same command then resumes after the
+/// checkpointed line, and ends with the metrics of an uninterrupted run and
+/// the decisions after that line.
+#[test]
+fn a_killed_run_on_a_store_resumes_from_its_last_checkpoint() {
+    let paths = setup();
+    let whole = paths.dir.join("whole-store.jsonl");
+    let mut both = std::fs::read(&paths.first).expect("events");
+    both.extend(std::fs::read(&paths.second).expect("events"));
+    std::fs::write(&whole, both).expect("write events");
+    let run = |store: &Path, out: &Path, metrics: &Path| {
+        Command::new(BIN)
+            .arg("run")
+            .arg(&paths.program)
+            .arg("--events")
+            .arg(&whole)
+            .arg("--store")
+            .arg(store)
+            .arg("--checkpoint-every")
+            .arg("700")
+            .arg("--metrics")
+            .arg(metrics)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(out).expect("decisions file"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start jrule")
+    };
+    let clean = paths.dir.join("clean.redb");
+    let expected_out = paths.dir.join("clean.out");
+    let expected_metrics = paths.dir.join("clean-metrics.json");
+    let started = Instant::now();
+    let status = run(&clean, &expected_out, &expected_metrics)
+        .wait()
+        .expect("runs");
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(0));
+    let expected = std::fs::read(&expected_out).expect("decisions");
+    let expected_metrics = std::fs::read(&expected_metrics).expect("metrics");
+    let mut resumed_somewhere = 0;
+    for iteration in 0..ITERATIONS / 2 {
+        let mut rng = SplitMix64(0x5707_e000 ^ iteration);
+        let store = paths.dir.join(format!("killed-{iteration}.redb"));
+        let out = paths.dir.join("killed.out");
+        let metrics = paths.dir.join("killed-metrics.json");
+        let mut child = run(&store, &out, &metrics);
+        let delay = rng.below(took.as_micros() as u64 + 1);
+        std::thread::sleep(Duration::from_micros(delay));
+        let _ = child.kill();
+        let status = child.wait().expect("the killed run");
+        if status.code() == Some(0) {
+            // It finished before the kill: a complete run is not resumed.
+            continue;
+        }
+        // The same command again, to the end.
+        let resumed_out = paths.dir.join("resumed.out");
+        let resumed_metrics = paths.dir.join("resumed-metrics.json");
+        let child = run(&store, &resumed_out, &resumed_metrics);
+        let output = child.wait_with_output().expect("resumes");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "iteration {iteration}: {stderr}"
+        );
+        if stderr.contains("resuming") {
+            resumed_somewhere += 1;
+        }
+        assert_eq!(
+            std::fs::read(&resumed_metrics).expect("metrics"),
+            expected_metrics,
+            "iteration {iteration}: the counters of an uninterrupted run ({stderr})"
+        );
+        let resumed = std::fs::read(&resumed_out).expect("decisions");
+        assert!(
+            expected.ends_with(&resumed),
+            "iteration {iteration}: the resumed run decides what an uninterrupted run decides after the checkpoint ({stderr})"
+        );
+    }
+    assert!(
+        resumed_somewhere > 0,
+        "some kill should land after a checkpoint"
+    );
+}

@@ -147,7 +147,13 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         Box::new(std::io::BufReader::with_capacity(1 << 16, file))
     };
     // Lines are read on a thread of their own, a batch ahead of the engines.
-    let batches = read_batches(input, name.clone());
+    // With a store, a batch ends where a checkpoint is due.
+    let size = if stored {
+        BATCH.min(args.checkpoint_every.max(1))
+    } else {
+        BATCH
+    };
+    let batches = read_batches(input, name.clone(), size);
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut rejected = 0usize;
     let mut stop = false;
@@ -352,13 +358,14 @@ struct Batch {
     end: bool,
 }
 
-/// Reads batches of at most [`BATCH`] lines on a thread, one batch ahead:
+/// Reads batches of at most `size` lines on a thread, one batch ahead:
 /// blank lines are skipped and trailing white space cut. The thread stops
 /// at the end of the input, at an error, or when the batches are no
 /// longer received; it is not joined, since stdin may never end.
 fn read_batches(
     mut input: Box<dyn BufRead + Send>,
     name: String,
+    size: usize,
 ) -> std::sync::mpsc::Receiver<Result<Batch, String>> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let read = move || {
@@ -366,13 +373,13 @@ fn read_batches(
         let mut bytes = 0u64;
         loop {
             let mut batch = Batch {
-                lines: Vec::with_capacity(BATCH),
-                numbers: Vec::with_capacity(BATCH),
+                lines: Vec::with_capacity(size),
+                numbers: Vec::with_capacity(size),
                 too_long: None,
                 bytes: 0,
                 end: false,
             };
-            while batch.lines.len() < BATCH {
+            while batch.lines.len() < size {
                 let mut line = Vec::new();
                 let kind = match read_line(&mut *input, &mut line, MAX_EVENT_LINE) {
                     Ok(kind) => kind,
