@@ -1,7 +1,7 @@
 //! A host service embedding jrule on the runtime: customers sharded over
 //! worker threads, each request answered with its event's own decisions,
 //! timer decisions routed to a notifier, a wall-clock ticker, a reload with
-//! a dry run, and the state saved at the end.
+//! a dry run, and the state kept per customer in a redb store.
 //!
 //! ```text
 //! cargo run --example host_service                  # the hotel example's events
@@ -15,6 +15,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jrule::store::{RedbStore, StateStore};
 use jrule::{Cause, Decision, Event, EventError, Program, Runtime, Source};
 
 const PROGRAM: &str = include_str!("hotel.jr");
@@ -55,7 +56,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => std::fs::read_to_string(path)?,
         None => EVENTS.to_string(),
     };
-    let mut runtime = Runtime::new(compile(PROGRAM)?, 2);
+    // State lives in a redb file: customers are loaded as their events and
+    // timers come, and checkpoints write only those that changed.
+    let path = std::env::temp_dir().join(format!("host-service-{}.redb", std::process::id()));
+    let store: Arc<dyn StateStore> = Arc::new(RedbStore::open(&path)?);
+    let mut runtime = Runtime::open(compile(PROGRAM)?, store, 2)?;
     // Accept events up to 5 s older than the clock (clients' clocks skew).
     runtime.set_lateness(5_000);
     let runtime = Arc::new(Mutex::new(runtime));
@@ -101,15 +106,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     ticker.join().map_err(|_| "the ticker panicked")?;
 
-    // Save: the whole state, merged from every shard. A state store goes
-    // here (per customer, incremental); until then, a file.
-    let runtime = runtime.lock().map_err(|_| "poisoned")?;
-    let state = runtime.save().to_json();
+    // Checkpoint (a host does it every few seconds, and at shutdown): one
+    // transaction with the customers changed since the last one.
+    let mut runtime = runtime.lock().map_err(|_| "poisoned")?;
+    let written = runtime.checkpoint(None)?;
     eprintln!(
-        "{} customers on {} threads, state of {} bytes",
+        "{} customers on {} threads; the checkpoint wrote {written}",
         runtime.customer_count(),
         runtime.threads(),
-        state.len()
     );
+    drop(runtime);
+    let _ = std::fs::remove_file(&path);
     Ok(())
 }

@@ -412,6 +412,7 @@ impl Runtime {
         let Some(attached) = &self.store else {
             return Ok(0);
         };
+        let started = std::time::Instant::now();
         let parts = self.on_all(|_, engine| (engine.save_header(), engine.take_changes()));
         let (headers, changes): (Vec<State>, Vec<_>) = parts.into_iter().unzip();
         let state = State::merge(&headers)
@@ -425,7 +426,14 @@ impl Runtime {
             changes: changes.into_iter().flatten().collect(),
         };
         match attached.store.commit(&checkpoint) {
-            Ok(()) => Ok(checkpoint.changes.len()),
+            Ok(()) => {
+                tracing::info!(
+                    customers = checkpoint.changes.len(),
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "checkpoint written"
+                );
+                Ok(checkpoint.changes.len())
+            }
             Err(e) => {
                 let ids: Arc<Vec<Arc<str>>> =
                     Arc::new(checkpoint.changes.into_iter().map(|(id, _)| id).collect());

@@ -103,8 +103,8 @@ struct Paths {
     second: PathBuf,
 }
 
-fn setup() -> Paths {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("crash");
+fn setup(name: &str) -> Paths {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch directory");
     let paths = Paths {
@@ -180,7 +180,7 @@ fn sweep_temporaries(dir: &Path, state_name: &str) -> usize {
 
 #[test]
 fn a_killed_run_leaves_the_old_state_or_the_new_one_and_resumes() {
-    let paths = setup();
+    let paths = setup("crash");
     let state = paths.dir.join("state.json");
     let state_name = "state.json";
 
@@ -336,7 +336,7 @@ fn a_killed_run_leaves_the_old_state_or_the_new_one_and_resumes() {
 /// the decisions after that line.
 #[test]
 fn a_killed_run_on_a_store_resumes_from_its_last_checkpoint() {
-    let paths = setup();
+    let paths = setup("crash-store");
     let whole = paths.dir.join("whole-store.jsonl");
     let mut both = std::fs::read(&paths.first).expect("events");
     both.extend(std::fs::read(&paths.second).expect("events"));
@@ -382,7 +382,7 @@ fn a_killed_run_on_a_store_resumes_from_its_last_checkpoint() {
         let _ = child.kill();
         let status = child.wait().expect("the killed run");
         if status.code() == Some(0) {
-            // It finished before the kill: a complete run is not resumed.
+            // It finished before the kill: nothing to resume.
             continue;
         }
         // The same command again, to the end.

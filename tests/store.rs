@@ -315,3 +315,37 @@ fn a_store_written_by_another_program_is_carried_like_a_state_file() {
     assert_eq!(loader.carry(), Some(&expected));
     assert!(!expected.is_empty());
 }
+
+#[test]
+fn a_runtime_on_a_store_checkpoints_and_reopens_with_any_number_of_threads() {
+    let program = hotel();
+    let events = events(&program);
+    let (expected, whole) = uninterrupted(&program, &events);
+    for (before, after) in [(1, 2), (2, 3), (3, 1)] {
+        for k in 0..=events.len() {
+            let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+            let mut runtime =
+                jrule::Runtime::open(Arc::clone(&program), Arc::clone(&store), before)
+                    .expect("open");
+            let mut out = Vec::new();
+            for e in &events[..k] {
+                out.extend(lines(&runtime.process(e).expect("processed")));
+            }
+            runtime
+                .checkpoint(Some(format!("{k}")))
+                .expect("checkpoint");
+            drop(runtime);
+            let mut runtime = jrule::Runtime::open(Arc::clone(&program), Arc::clone(&store), after)
+                .expect("reopen");
+            for e in &events[k..] {
+                out.extend(lines(&runtime.process(e).expect("processed")));
+            }
+            out.extend(lines(&runtime.advance_to(UNTIL).expect("advanced")));
+            assert_eq!(
+                out, expected,
+                "{before} then {after} threads, checkpoint after {k}"
+            );
+            assert_eq!(runtime.metrics(), whole.metrics());
+        }
+    }
+}

@@ -110,7 +110,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 .as_ref()
                 .and_then(|h| h.position().and_then(Position::read))
             {
-                if position.events == name && !position.complete {
+                if position.events == name && position.line > 0 {
                     resume_after = position.line;
                     let _ = writeln!(
                         err,
@@ -187,8 +187,6 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 batch.numbers.drain(..keep);
                 batch.too_long = batch.too_long.filter(|&n| n > resume_after);
             }
-            last_line = last_line.max(batch.numbers.last().copied().unwrap_or(0));
-            last_line = last_line.max(batch.too_long.unwrap_or(0));
             since_checkpoint += batch.numbers.len();
             Some(Sent {
                 answers: (!batch.lines.is_empty())
@@ -225,6 +223,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                     }
                 }
             }
+            last_line = line;
         }
         if let (Some(line), false) = (done.too_long, args.strict && rejected > 0) {
             rejected += 1;
@@ -234,13 +233,16 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
                 rejected_label(LINE_TOO_LONG)
             );
             stop |= args.strict;
+            if !args.strict {
+                last_line = last_line.max(line);
+            }
         }
         let due = since_checkpoint >= args.checkpoint_every.max(1)
             || interval.is_some_and(|i| last_checkpoint.elapsed().as_millis() >= i as u128);
         if stored && due && !stop {
             out.flush()
                 .map_err(|e| format!("cannot write decisions: {e}"))?;
-            checkpoint(&mut runtime, &args.store, &name, last_line, false)?;
+            checkpoint(&mut runtime, &args.store, &name, last_line)?;
             since_checkpoint = 0;
             last_checkpoint = std::time::Instant::now();
         }
@@ -270,9 +272,7 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
             .map_err(|e| format!("cannot save state `{}`: {e}", path.display()))?;
     }
     if stored {
-        // A run stopped by `--strict` may be resumed after the checkpoint.
-        let complete = !(args.strict && rejected > 0);
-        checkpoint(&mut runtime, &args.store, &name, last_line, complete)?;
+        checkpoint(&mut runtime, &args.store, &name, last_line)?;
         if let Some(carry) = runtime.carry().filter(|c| !c.is_empty()) {
             let _ = writeln!(err, "the store was written by another program; carrying its customers dropped:\n{carry}");
         }
@@ -291,9 +291,8 @@ fn run_inner(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Position {
     events: String,
+    /// The last line answered.
     line: usize,
-    /// The run read its input to the end.
-    complete: bool,
 }
 
 impl Position {
@@ -307,12 +306,10 @@ fn checkpoint(
     path: &Option<PathBuf>,
     events: &str,
     line: usize,
-    complete: bool,
 ) -> Result<(), Failure> {
     let position = Position {
         events: events.to_string(),
         line,
-        complete,
     };
     let position = serde_json::to_string(&position).map_err(|e| e.to_string())?;
     runtime.checkpoint(Some(position)).map(drop).map_err(|e| {
