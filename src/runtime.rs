@@ -756,13 +756,7 @@ impl Runtime {
                 clock.note(engine);
                 let _ = replies.send((shard, column));
             });
-            if worker
-                .jobs
-                .as_ref()
-                .is_none_or(|jobs| jobs.send(job).is_err())
-            {
-                self.worker_died(shard);
-            }
+            self.send(shard, worker, job);
         }
         // The workers' inboxes close once every worker has sent its share.
         drop(inboxes);
@@ -807,13 +801,7 @@ impl Runtime {
                 let answer = job(engine);
                 let _ = tx.send((i, answer));
             });
-            if worker
-                .jobs
-                .as_ref()
-                .is_none_or(|jobs| jobs.send(job).is_err())
-            {
-                self.worker_died(i);
-            }
+            self.send(i, worker, job);
         }
         drop(tx);
         let mut answers: Vec<Option<R>> = (0..count).map(|_| None).collect();
@@ -831,6 +819,17 @@ impl Runtime {
             }
         }
         answers.into_iter().flatten().collect()
+    }
+
+    /// Queues a job on worker `i` (waiting while its queue is full).
+    fn send(&self, i: usize, worker: &Worker, job: Job) {
+        if worker
+            .jobs
+            .as_ref()
+            .is_none_or(|jobs| jobs.send(job).is_err())
+        {
+            self.worker_died(i);
+        }
     }
 
     /// A worker stopped: it can only have panicked. Raises its panic here.
