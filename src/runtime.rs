@@ -97,6 +97,13 @@ static RUNTIMES: AtomicU64 = AtomicU64::new(0);
 /// time holds the clock back instead: `advance_to(now - lateness)` fires
 /// timers that much later.
 ///
+/// **State.** [`Runtime::open`] runs on a [`StateStore`]: customers are
+/// loaded as their events and timers come, and
+/// [`checkpoint`](Runtime::checkpoint) writes those changed since the last
+/// one in a single transaction, with the clock, the metrics and the host's
+/// input position. Without a store, [`save`](Runtime::save) gives the
+/// whole state as one document.
+///
 /// **Reloading.** [`plan_reload`](Runtime::plan_reload) prepares every
 /// engine on the new program and reports what the state loses, changing
 /// nothing; [`apply_reload`](Runtime::apply_reload) then swaps all engines
